@@ -1,0 +1,61 @@
+"""Where things live: the shared reference folder, the user cache, built-in adapters, results.
+
+Every location can be overridden by an environment variable so that tests, CI and users on
+clusters can point the harness elsewhere without editing code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def shared_dir() -> Path | None:
+    """The read-only ``shared/`` folder beside the project (``PIXEL_BENCH_SHARED`` overrides).
+
+    Returns None when it does not exist; callers (tests, benchmarks) skip with a reason.
+    """
+    env = os.environ.get("PIXEL_BENCH_SHARED")
+    candidates = [Path(env)] if env else [REPO_ROOT.parent / "shared", Path.cwd().parent / "shared"]
+    for cand in candidates:
+        if cand.is_dir():
+            return cand.resolve()
+    return None
+
+
+def cache_dir() -> Path:
+    """User cache for rendered splits and compiled ops (``PIXEL_BENCH_CACHE`` overrides)."""
+    env = os.environ.get("PIXEL_BENCH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "pixel-bench"
+
+
+def builtin_dir(kind: str) -> Path:
+    """Directory holding the built-in adapters and recipes of ``kind`` ("tasks" or "models").
+
+    They live at the repository top level and are loaded by path, exactly like a user's plug-in
+    directory (``PIXEL_BENCH_<KIND>_DIR`` overrides); they are never importable packages.
+    """
+    env = os.environ.get(f"PIXEL_BENCH_{kind.upper()}_DIR")
+    if env:
+        return Path(env)
+    return REPO_ROOT / kind
+
+
+def results_dir() -> Path:
+    """Default results folder (``PIXEL_BENCH_RESULTS`` overrides; ``--results`` wins over both)."""
+    env = os.environ.get("PIXEL_BENCH_RESULTS")
+    return Path(env) if env else Path.cwd() / "results"
+
+
+def checkpoints_dir() -> Path:
+    """Where ``pixel-bench pretrain`` puts named checkpoints that ``run`` resolves by model name
+    (``PIXEL_BENCH_CHECKPOINTS`` overrides)."""
+    env = os.environ.get("PIXEL_BENCH_CHECKPOINTS")
+    return Path(env).expanduser() if env else cache_dir() / "checkpoints"

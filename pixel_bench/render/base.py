@@ -1,0 +1,262 @@
+"""What every renderer shares: its configuration file, its output, and its call protocol.
+
+A renderer turns text into one strip of ``max_seq_length`` patches, ``pixels_per_patch`` high.
+Calls dispatch on the input type exactly as PIXEL's renderers do: ``str`` renders a sentence,
+``tuple(str, str)`` a sentence pair (black separator), ``list[str]`` one word per patch run
+(token classification).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+
+CONFIG_FILE_NAME = "text_renderer_config.json"
+
+
+@dataclass
+class Encoding:
+    """One rendered example, mirroring PIXEL's ``Encoding`` plus the attention mask.
+
+    ``sep_patches`` keeps each original's unit: **pixel offsets** for PangoCairo, **patch indices**
+    for PyGame (a quirk of the originals, reproduced so the golden files compare field by field).
+    """
+
+    pixel_values: np.ndarray  # uint8 [H, W] (grey) or [H, W, 3] (rgb); 255 = white
+    num_text_patches: int  # patches before the final black EOS patch (pairs: incl. separator)
+    sep_patches: list[int] = field(default_factory=list)
+    attention_mask: np.ndarray | None = None  # float32 [max_seq_length]: text + EOS patches
+    word_starts: list[int] | None = None  # word mode: first patch of each word, + EOS position
+    offset_mapping: list[tuple[int, int]] | None = None  # QA: per patch (char_start, char_end)
+    overflowing_patches: list["Encoding"] | None = None  # QA: further sliding windows
+    # Bookkeeping the originals only logged; counted so the harness can report it.
+    truncated: bool = False  # text ran past the canvas and was clipped
+    num_dropped_words: int = 0  # word mode: words that did not fit
+    unknown_glyphs: int = 0  # glyphs the font set could not draw
+    extras: dict[str, np.ndarray] = field(default_factory=dict)  # renderer-specific arrays
+
+
+def get_attention_mask(num_text_patches: int, max_seq_length: int) -> np.ndarray:
+    """PIXEL's mask: ones for the text patches **and** the black EOS patch, zeros after."""
+    mask = np.zeros(max_seq_length, dtype=np.float32)
+    mask[: min(num_text_patches + 1, max_seq_length)] = 1.0
+    return mask
+
+
+@dataclass(frozen=True)
+class RendererConfig:
+    """The settings of ``text_renderer_config.json`` (as PIXEL checkpoints ship it).
+
+    ``font_file`` is resolved against the directory of the config file. Unknown keys are kept in
+    ``extra`` (the originals set them as attributes), so a config loads unchanged.
+    """
+
+    font_file: str
+    font_size: float = 8
+    dpi: int = 120
+    pixels_per_patch: int = 16
+    max_seq_length: int = 529
+    pad_size: int = 3
+    rgb: bool = False
+    font_color: str = "black"
+    background_color: str = "white"
+    fallback_fonts_dir: str | None = None
+    text_renderer_type: str | None = None
+    # PIXAR settings: binarise the strip and group ``patch_len`` renderer patches per model position.
+    binary: bool = False
+    patch_len: int = 1
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    # Keys the originals write that carry no rendering meaning here.
+    IGNORED_KEYS: ClassVar[frozenset[str]] = frozenset({"fonts_list"})
+
+    @property
+    def max_pixels_len(self) -> int:
+        return self.pixels_per_patch * self.max_seq_length
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base_dir: Path | None = None,
+                  source: str = "<dict>") -> "RendererConfig":
+        known = {f.name for f in fields(cls)} - {"extra"}
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in cls.IGNORED_KEYS:
+                continue
+            (kwargs if key in known else extra)[key] = value
+        if "font_file" not in kwargs or not kwargs["font_file"]:
+            raise ConfigError(f"{source}: missing key 'font_file' (the renderer's font)")
+        font = Path(str(kwargs["font_file"])).expanduser()
+        if not font.is_absolute() and base_dir is not None:
+            font = base_dir / font
+        kwargs["font_file"] = str(font)
+        for key, typ in (("font_size", float), ("dpi", int), ("pixels_per_patch", int),
+                         ("max_seq_length", int), ("pad_size", int), ("patch_len", int)):
+            if key in kwargs:
+                try:
+                    value = typ(kwargs[key])
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{source}: key {key!r} must be a number, got "
+                                      f"{kwargs[key]!r}") from None
+                if key != "pad_size" and value <= 0:
+                    raise ConfigError(f"{source}: key {key!r} must be positive, got {value!r}")
+                kwargs[key] = value
+        if kwargs.get("font_size") is not None and float(kwargs["font_size"]).is_integer():
+            kwargs["font_size"] = int(kwargs["font_size"])
+        return cls(**kwargs, extra=extra)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> "RendererConfig":
+        """Load a config file, or a directory holding ``text_renderer_config.json``."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / CONFIG_FILE_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"renderer config not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read renderer config {path}: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"malformed renderer config {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"malformed renderer config {path}: expected a JSON object")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(data, base_dir=path.parent, source=str(path))
+
+    def with_overrides(self, **overrides: Any) -> "RendererConfig":
+        known = {f.name for f in fields(self)}
+        bad = sorted(set(overrides) - known)
+        if bad:
+            raise ConfigError(f"unknown renderer setting(s) {bad}; known: {sorted(known)}")
+        return replace(self, **overrides)
+
+    def to_dict(self, font_basename: bool = True) -> dict[str, Any]:
+        """The JSON the originals' ``save_pretrained`` writes (font path reduced to its name)."""
+        data = {k: v for k, v in asdict(self).items() if k != "extra" and v is not None}
+        data.update(self.extra)
+        if font_basename:
+            data["font_file"] = Path(self.font_file).name
+        if not self.binary:
+            data.pop("binary", None)
+        if self.patch_len == 1:
+            data.pop("patch_len", None)
+        return dict(sorted(data.items()))
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``text_renderer_config.json`` and copy the font file beside it."""
+        import shutil
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        font = Path(self.font_file)
+        if font.is_file() and font.resolve() != (directory / font.name).resolve():
+            shutil.copyfile(font, directory / font.name)
+        out = directory / CONFIG_FILE_NAME
+        out.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return out
+
+    def font_sha256(self) -> str:
+        return file_sha256(self.font_file)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise ConfigError(f"font file not found: {path}") from None
+    return digest.hexdigest()
+
+
+class TextRenderer:
+    """Base class: dispatch on the input type and keep the shared PIXEL geometry in one place.
+
+    Subclasses implement ``render_text``, ``render_text_pair`` and ``render_words``; they are
+    registered in :data:`pixel_bench.registry.RENDERERS` under ``name``.
+    """
+
+    name: ClassVar[str] = ""
+    #: bump when a change alters pixels, so cached renderings are invalidated
+    version: ClassVar[str] = "1"
+
+    def __init__(self, config: RendererConfig) -> None:
+        if not Path(config.font_file).is_file():
+            raise ConfigError(f"font file not found: {config.font_file}")
+        self.config = config
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **overrides: Any) -> "TextRenderer":
+        return cls(RendererConfig.from_file(path, **overrides))
+
+    # -- geometry shared by PIXEL's renderers (anchors §1.2) ----------------------------------
+    @property
+    def pixels_per_patch(self) -> int:
+        return self.config.pixels_per_patch
+
+    @property
+    def max_seq_length(self) -> int:
+        return self.config.max_seq_length
+
+    @property
+    def max_pixels_len(self) -> int:
+        return self.config.max_pixels_len
+
+    def next_patch(self, x: float) -> int:
+        """Snap to the next patch boundary, clamped so the final black patch always fits."""
+        pp = self.pixels_per_patch
+        return min(int(math.ceil(x / pp)) * pp, self.max_pixels_len - pp)
+
+    # -- call protocol ---------------------------------------------------------------------
+    def __call__(self, text: str | tuple[str, str] | Sequence[str], **kwargs: Any) -> Encoding:
+        if isinstance(text, str):
+            return self.render_text(text, **kwargs)
+        if isinstance(text, tuple):
+            if len(text) != 2:
+                raise ValueError(f"a sentence pair must have 2 texts, got {len(text)}")
+            return self.render_text_pair(text, **kwargs)
+        if isinstance(text, list):
+            return self.render_words(text, **kwargs)
+        raise TypeError(f"cannot render input of type {type(text).__name__}")
+
+    def render_text(self, text: str, **kwargs: Any) -> Encoding:
+        raise NotImplementedError(f"{self.name} has no sentence mode")
+
+    def render_text_pair(self, pair: tuple[str, str], **kwargs: Any) -> Encoding:
+        raise NotImplementedError(f"{self.name} has no sentence-pair mode")
+
+    def render_words(self, words: list[str], **kwargs: Any) -> Encoding:
+        raise NotImplementedError(f"{self.name} has no word mode")
+
+    # -- cache key -----------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the pixels: settings, font bytes, renderer version."""
+        settings = self.config.to_dict(font_basename=True)
+        settings.pop("text_renderer_type", None)
+        payload = {
+            "renderer": self.name,
+            "version": self.version,
+            "settings": settings,
+            "font_sha256": self.config.font_sha256(),
+            "fallback_fonts": _dir_digest(self.config.fallback_fonts_dir),
+        }
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+def _dir_digest(directory: str | None) -> str | None:
+    if not directory:
+        return None
+    files = sorted(p for p in Path(directory).glob("*") if p.suffix.lower().endswith("tf"))
+    return hashlib.sha256("".join(file_sha256(p) for p in files).encode()).hexdigest()

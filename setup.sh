@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One-shot setup on a fresh Debian/Ubuntu machine: system fonts for the renderers, a virtual
+# environment, torch (CPU wheel first, so no CUDA build is pulled in), then pixel-bench with all
+# extras. Usage: bash setup.sh [VENV_DIR]   (default .venv)
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${1:-.venv}
+PY=${PYTHON:-python3}
+
+# fonts-noto-core: Pango's glyph fallback draws from it; the golden renderings were made with it.
+# libpango/libcairo are used through cffi (no -dev packages needed).
+if ! fc-list 2>/dev/null | grep -q "NotoSans-Regular"; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      fonts-noto-core libpango-1.0-0 libpangocairo-1.0-0 libcairo2 fontconfig >/dev/null
+  else
+    echo "setup.sh: please install fonts-noto-core, libpango-1.0-0, libpangocairo-1.0-0 and libcairo2" >&2
+  fi
+fi
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+# torch first, pinned, from pip (uv/poetry would fetch a multi-GB CUDA build here).
+"$VENV/bin/python" -m pip install -q "torch==${TORCH_VERSION:-2.13.0}"
+"$VENV/bin/python" -m pip install -q -e ".[all]"
+echo "setup.sh: ready; activate with: source $VENV/bin/activate"
