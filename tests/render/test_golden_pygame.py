@@ -1,0 +1,164 @@
+"""PyGame renderer vs ``golden/render/pygame_noto.npz``: every case, every field, bit for bit."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixel_bench.errors import ConfigError
+from pixel_bench.paths import shared_dir
+from pixel_bench.render import RENDERERS, RendererConfig
+
+GOLDEN_FILE = "pygame_noto.npz"
+
+
+def _cases() -> list[dict]:
+    shared = shared_dir()
+    if shared is None:
+        return []
+    return json.loads((shared / "golden/render/cases.json").read_text(encoding="utf-8"))["cases"]
+
+
+CASES = _cases()
+RENDER_CASES = [c for c in CASES if c["kind"] != "qa"]
+QA_CASES = [c for c in CASES if c["kind"] == "qa"]
+FIELDS = ["pixel_values", "num_text_patches", "sep_patches", "attention_mask", "word_starts"]
+needs_shared = pytest.mark.skipif(not CASES, reason="shared/ reference folder not found "
+                                  "(set PIXEL_BENCH_SHARED); golden cases unavailable")
+
+
+def _input(case: dict):
+    return tuple(case["input"]) if case["kind"] in ("pair", "qa") else case["input"]
+
+
+def encoding_arrays(enc) -> dict[str, np.ndarray]:
+    """The golden key scheme (README §3.2) for one Encoding, without the case prefix."""
+    out = {
+        "pixel_values": enc.pixel_values,
+        "num_text_patches": np.asarray(enc.num_text_patches, dtype=np.int64),
+        "sep_patches": np.asarray(enc.sep_patches, dtype=np.int64),
+        "attention_mask": enc.attention_mask,
+    }
+    if enc.word_starts is not None:
+        out["word_starts"] = np.asarray(enc.word_starts, dtype=np.int64)
+    return out
+
+
+def describe_mismatch(name: str, want: np.ndarray, got: np.ndarray) -> str | None:
+    """None when identical, else a message a person can act on."""
+    if got is None:
+        return f"{name}: missing from the rendering (golden has {want.dtype}{list(want.shape)})"
+    got = np.asarray(got)
+    if want.dtype != got.dtype or want.shape != got.shape:
+        return (f"{name}: dtype/shape differ: golden {want.dtype}{list(want.shape)}, "
+                f"got {got.dtype}{list(got.shape)}")
+    if np.array_equal(want, got):
+        return None
+    if want.ndim == 2 and name.endswith("pixel_values"):
+        diff = np.argwhere(want != got)
+        cols = diff[:, 1]
+        return (f"{name}: {len(diff)} pixels differ (max |diff| "
+                f"{int(np.abs(want.astype(int) - got.astype(int)).max())}), columns "
+                f"{cols.min()}..{cols.max()} = patches {cols.min() // want.shape[0]}.."
+                f"{cols.max() // want.shape[0]}")
+    if want.size <= 40:
+        return f"{name}: golden {want.tolist()}, got {got.tolist()}"
+    idx = np.flatnonzero(want.ravel() != got.ravel())
+    return (f"{name}: {len(idx)} of {want.size} entries differ, first at {idx[0]}: golden "
+            f"{want.ravel()[idx[0]]}, got {got.ravel()[idx[0]]}")
+
+
+@pytest.fixture(scope="module")
+def golden_npz(golden: Path):
+    with np.load(golden / "render" / GOLDEN_FILE) as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.fixture(scope="module")
+def renderer(fonts: Path):
+    config = RendererConfig(font_file=str(fonts / "noto/NotoSans-Regular.ttf"), font_size=8,
+                            dpi=120, pixels_per_patch=16, max_seq_length=529, pad_size=3,
+                            background_color="white", font_color="black")
+    return RENDERERS.get("pygame")(config)
+
+
+@pytest.fixture(scope="module")
+def rendered(renderer):
+    return {c["id"]: renderer(_input(c)) for c in RENDER_CASES}
+
+
+@needs_shared
+@pytest.mark.parametrize("case_id", [c["id"] for c in RENDER_CASES])
+def test_fields_present(case_id, rendered, golden_npz):
+    want = sorted(k.split("/", 1)[1] for k in golden_npz if k.startswith(case_id + "/"))
+    got = sorted(encoding_arrays(rendered[case_id]))
+    assert got == want, f"{case_id}: golden has fields {want}, rendering gives {got}"
+
+
+@needs_shared
+@pytest.mark.parametrize("field", FIELDS)
+@pytest.mark.parametrize("case_id", [c["id"] for c in RENDER_CASES])
+def test_golden_field(case_id, field, rendered, golden_npz):
+    key = f"{case_id}/{field}"
+    if key not in golden_npz:
+        assert field not in encoding_arrays(rendered[case_id]), f"{key}: not in golden"
+        return
+    problem = describe_mismatch(key, golden_npz[key], encoding_arrays(rendered[case_id]).get(field))
+    assert problem is None, problem
+
+
+@needs_shared
+@pytest.mark.parametrize("case_id", [c["id"] for c in QA_CASES])
+def test_qa_options_are_refused(case_id, renderer):
+    case = next(c for c in QA_CASES if c["id"] == case_id)
+    with pytest.raises(ConfigError, match="no QA options.*pangocairo"):
+        renderer(_input(case), **case["kwargs"])
+
+
+@needs_shared
+def test_bookkeeping_counts(rendered):
+    assert rendered["s_overflow"].truncated and not rendered["s_long_fit"].truncated
+    assert rendered["p_overflow_b"].truncated and rendered["p_overflow_a"].truncated
+    assert not rendered["p_short"].truncated
+    w = rendered["w_overflow"]
+    # 221 word_starts with PangoCairo; PyGame's ink widths fit a few more words
+    assert w.truncated and w.num_dropped_words == 384 - (len(w.word_starts) - 1)
+    assert rendered["w_simple"].num_dropped_words == 0
+    assert rendered["s_short"].unknown_glyphs == 0
+    assert rendered["s_cjk_fallback"].unknown_glyphs == 4  # 東京 서울: no Noto Sans glyphs
+    assert rendered["s_emoji"].unknown_glyphs == 2
+
+
+@needs_shared
+def test_colour_conversion_matches_red_plane(renderer):
+    """The OpenCV RGB->grey formula (used for non-grey colours) agrees with the red plane."""
+    enc = renderer("Grey check: gjpqy ABHKL")
+    renderer._grey = False
+    try:
+        again = renderer("Grey check: gjpqy ABHKL")
+    finally:
+        renderer._grey = True
+    assert np.array_equal(enc.pixel_values, again.pixel_values)
+
+
+@needs_shared
+def test_pickle_round_trip(renderer):
+    clone = pickle.loads(pickle.dumps(renderer))
+    assert clone.config == renderer.config
+    assert np.array_equal(clone("Hello world.").pixel_values, renderer("Hello world.").pixel_values)
+
+
+@needs_shared
+def test_bad_inputs(renderer, fonts):
+    with pytest.raises(ConfigError, match="word list is empty"):
+        renderer([])
+    with pytest.raises(ConfigError, match="unknown option"):
+        renderer("x", bogus=1)
+    with pytest.raises(ConfigError, match="colour"):
+        RENDERERS.get("pygame")(renderer.config.with_overrides(font_color="no-such-colour"))
+    with pytest.raises(ConfigError, match="binary"):
+        RENDERERS.get("pygame")(renderer.config.with_overrides(binary=True))
