@@ -1,0 +1,283 @@
+"""PIXEL adapters (``Team-PIXEL/*`` checkpoints; model code in :mod:`pixel_bench.modeling.pixel`).
+
+Registered names: ``pixel-base`` (hub ``Team-PIXEL/pixel-base``: hidden 768, 12 layers, 12 heads,
+MLP 3072, 529 patches of 16 px) and ``pixel-tiny`` (hidden 32, 2 layers, 4 heads, MLP 64, the
+golden tiny layout but 529 patches; random init) for tests and CPU smoke runs.
+
+* Rendering: PangoCairo by default with PIXEL's settings (8 pt, 120 dpi, 16 px patches, grey,
+  pad 3); PyGame is selectable (PIXEL's GLUE recipe). The font is the checkpoint's own
+  (``text_renderer_config.json`` + font file beside the weights) when the checkpoint directory is
+  known, else Noto Sans, which stands in for PIXEL's GoNotoCurrent.
+* Features: uint8 grey ``[16, W]`` -> float32 ``[3, 16, W]`` / 255 (grey copied to 3 channels;
+  RGB ``[16, W, 3]`` transposed), no normalisation; ``attention_mask`` = text + EOS patches.
+* Build: the head for the task; the position table is truncated (L ≤ 529: first L+1 rows) or
+  interpolated (L > 529) to the recipe's ``max_seq_length``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixel_bench.errors import CheckpointError, ConfigError, DataError
+from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
+from pixel_bench.registry import MODELS
+
+logger = logging.getLogger("pixel_bench.models.pixel")
+
+#: PIXEL's renderer settings (anchors §1.1); the font is resolved separately
+PIXEL_RENDERER = dict(font_size=8, dpi=120, pixels_per_patch=16, max_seq_length=529, pad_size=3,
+                      rgb=False)
+RENDERER_TYPES = {"pangocairo": "PangoCairoTextRenderer", "pygame": "PyGameTextRenderer"}
+STANDIN_FONT = "NotoSans-Regular.ttf"  # stands in for GoNotoCurrent.ttf
+BASE_PATCHES = 529
+
+#: the golden pixel-tiny layer sizes, at PIXEL's real length (529 patches)
+TINY_CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                   decoder_hidden_size=16, decoder_num_hidden_layers=1,
+                   decoder_num_attention_heads=2, decoder_intermediate_size=32,
+                   image_size=[16, 16 * BASE_PATCHES])
+BASE_CONFIG = dict(image_size=[16, 16 * BASE_PATCHES])  # every other value is a PIXELConfig default
+
+#: fields a batch may carry besides the model inputs; passed through by collate()
+LABEL_KEYS = ("labels", "start_positions", "end_positions")
+
+
+def check_renderer_fits_model(renderer: Any, config: Any, source: str = "renderer") -> None:
+    """Raise ConfigError when a renderer config cannot feed the model (patch size, channels)."""
+    if int(renderer.pixels_per_patch) != int(config.patch_size):
+        raise ConfigError(f"{source}: pixels_per_patch {renderer.pixels_per_patch} does not match "
+                          f"the model's patch_size {config.patch_size}")
+    if int(config.num_channels) != 3:
+        raise ConfigError(f"{source}: PIXEL inputs have 3 channels (grey is copied to RGB) but the "
+                          f"model config has num_channels {config.num_channels}")
+
+
+class PixelAdapter(ModelAdapter):
+    """PIXEL: pre-LN ViT over 16x16 patches of a rendered strip; pooling is a task choice."""
+
+    needs_text = False
+
+    def __init__(self, card: ModelCard, tiny: bool = False) -> None:
+        self.card = card
+        self.tiny = tiny
+
+    # -- rendering ---------------------------------------------------------------------------
+    def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
+                        renderer: str | None = None, checkpoint: str | Path | None = None):
+        """(renderer name, settings). ``checkpoint``: a local checkpoint directory whose own
+        ``text_renderer_config.json`` and font are then used (PIXEL ships GoNotoCurrent.ttf)."""
+        name = renderer or "pangocairo"
+        if name not in RENDERER_TYPES:
+            raise ConfigError(f"PIXEL was trained and fine-tuned with the pangocairo or pygame "
+                              f"renderer; got {name!r}")
+        length = BASE_PATCHES if max_seq_length is None else int(max_seq_length)
+        if length <= 0:
+            raise ConfigError(f"max_seq_length must be a positive number of patches, got {length}")
+        from pixel_bench.render import CONFIG_FILE_NAME, RendererConfig
+
+        own = self._checkpoint_renderer_dir(checkpoint)
+        if own is not None:
+            cfg = RendererConfig.from_file(own / CONFIG_FILE_NAME)
+            if not Path(cfg.font_file).is_file():
+                raise ConfigError(f"{own / CONFIG_FILE_NAME}: font file {cfg.font_file} is missing "
+                                  "(PIXEL checkpoints ship it beside the config)")
+            cfg = cfg.with_overrides(max_seq_length=length, text_renderer_type=RENDERER_TYPES[name])
+        else:
+            from pixel_bench.fonts import resolve_font
+
+            cfg = RendererConfig(font_file=str(resolve_font(STANDIN_FONT)),
+                                 **{**PIXEL_RENDERER, "max_seq_length": length},
+                                 text_renderer_type=RENDERER_TYPES[name])
+        return name, cfg
+
+    def _checkpoint_renderer_dir(self, checkpoint: str | Path | None) -> Path | None:
+        from pixel_bench.render import CONFIG_FILE_NAME
+
+        if checkpoint is not None:
+            path = Path(checkpoint).expanduser()
+            if path.is_dir():
+                return path if (path / CONFIG_FILE_NAME).is_file() else None
+            checkpoint = str(checkpoint)
+        elif self.card.hub_id is None:
+            return None
+        else:
+            checkpoint = self.card.hub_id
+        try:  # a hub id already in the local cache; never downloads here
+            from huggingface_hub import snapshot_download
+
+            path = Path(snapshot_download(repo_id=str(checkpoint), local_files_only=True,
+                                          allow_patterns=[CONFIG_FILE_NAME, "*.ttf", "*.otf"]))
+        except Exception:
+            return None
+        return path if (path / CONFIG_FILE_NAME).is_file() else None
+
+    # -- features ------------------------------------------------------------------------------
+    def features(self, encoding: Any) -> dict[str, np.ndarray]:
+        img = np.asarray(encoding.pixel_values)
+        if img.ndim == 2:  # grey [H, W] -> 3 identical channels
+            img = np.broadcast_to(img[None], (3,) + img.shape)
+        elif img.ndim == 3 and img.shape[-1] == 3:  # RGB [H, W, 3] -> [3, H, W]
+            img = img.transpose(2, 0, 1)
+        elif not (img.ndim == 3 and img.shape[0] == 3):
+            raise DataError(f"PIXEL expects a grey [16, W] or RGB [16, W, 3] rendering, got shape "
+                            f"{img.shape}")
+        if img.shape[1] != 16 or img.shape[2] % 16:
+            raise DataError(f"PIXEL strips are 16 px high with a width that is a multiple of 16, "
+                            f"got {img.shape[1]}x{img.shape[2]}")
+        pixel_values = (img.astype(np.float32) / 255.0)
+        num_patches = img.shape[2] // 16
+        if encoding.attention_mask is not None:
+            mask = np.asarray(encoding.attention_mask, dtype=np.float32)
+            if mask.shape != (num_patches,):
+                raise DataError(f"attention_mask has shape {mask.shape}, expected ({num_patches},)")
+        else:
+            from pixel_bench.render import get_attention_mask
+
+            mask = get_attention_mask(int(encoding.num_text_patches), num_patches)
+        return {"pixel_values": np.ascontiguousarray(pixel_values), "attention_mask": mask}
+
+    def collate(self, features: list[dict[str, np.ndarray]]):
+        import torch
+
+        if not features:
+            raise DataError("cannot collate an empty batch")
+        batch: dict[str, Any] = {}
+        for key in features[0]:
+            values = [np.asarray(f[key]) for f in features]
+            try:
+                stacked = np.stack(values)
+            except ValueError as exc:
+                raise DataError(f"cannot batch feature {key!r}: {exc}") from None
+            tensor = torch.as_tensor(stacked)
+            if key in ("pixel_values", "attention_mask"):
+                tensor = tensor.float()
+            elif key in ("start_positions", "end_positions"):
+                tensor = tensor.long()
+            batch[key] = tensor
+        missing = [k for k in ("pixel_values", "attention_mask") if k not in batch]
+        if missing:
+            raise DataError(f"batch lacks {missing}; features() produces them")
+        return batch
+
+    # -- networks ------------------------------------------------------------------------------
+    def _overrides(self, head: HeadSpec) -> dict[str, Any]:
+        overrides: dict[str, Any] = {}
+        kind = TaskKind(head.kind)
+        if kind is not TaskKind.QUESTION_ANSWERING:
+            overrides["num_labels"] = head.num_labels
+            if head.id2label:
+                overrides["id2label"] = {int(k): v for k, v in head.id2label.items()}
+                overrides["label2id"] = {v: int(k) for k, v in head.id2label.items()}
+        if head.problem_type:
+            overrides["problem_type"] = head.problem_type
+        if head.dropout is not None:
+            overrides["hidden_dropout_prob"] = head.dropout
+            overrides["attention_probs_dropout_prob"] = head.dropout
+        return overrides
+
+    @staticmethod
+    def head_class(kind: TaskKind):
+        from pixel_bench.modeling import pixel as P
+
+        return {TaskKind.SEQUENCE_CLASSIFICATION: P.PIXELForSequenceClassification,
+                TaskKind.TOKEN_CLASSIFICATION: P.PIXELForTokenClassification,
+                TaskKind.QUESTION_ANSWERING: P.PIXELForQuestionAnswering}[TaskKind(kind)]
+
+    def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
+              from_scratch: bool = False, max_seq_length: int | None = None):
+        from pixel_bench.modeling.pixel import (PIXELConfig, load_pixel_checkpoint,
+                                                resize_position_embeddings)
+        from pixel_bench.modeling.pixel.loading import read_config, resolve_checkpoint
+
+        kind = TaskKind(head.kind)
+        cls = self.head_class(kind)
+        kwargs = ({"pooling_mode": head.pooling, "add_layer_norm": head.add_layer_norm}
+                  if kind is TaskKind.SEQUENCE_CLASSIFICATION else {})
+        overrides = self._overrides(head)
+        if checkpoint is None and not (from_scratch or self.tiny):
+            checkpoint = self.card.hub_id
+        if checkpoint is None:
+            base = TINY_CONFIG if self.tiny else BASE_CONFIG
+            model = cls(PIXELConfig(**{**base, **overrides}), **kwargs)
+        elif from_scratch:
+            model = cls(read_config(resolve_checkpoint(checkpoint), **overrides), **kwargs)
+        else:
+            model = load_pixel_checkpoint(checkpoint, cls, config_overrides=overrides, **kwargs)
+            self._check_checkpoint_renderer(checkpoint, model.config)
+        if max_seq_length is not None:
+            logger.info("%s: %s", self.card.name, resize_position_embeddings(model, max_seq_length))
+        return model
+
+    def build_pretraining(self, checkpoint: str | Path | None = None, from_scratch: bool = False,
+                          max_seq_length: int | None = None, **config_overrides: Any):
+        """The MAE pretraining model (tiny/base layout or a checkpoint), sized for L patches."""
+        from pixel_bench.modeling.pixel import (PIXELConfig, PIXELForPreTraining,
+                                                load_pixel_checkpoint, resize_position_embeddings)
+        from pixel_bench.modeling.pixel.loading import read_config, resolve_checkpoint
+
+        if checkpoint is None and not (from_scratch or self.tiny):
+            checkpoint = self.card.hub_id
+        if checkpoint is None:
+            base = TINY_CONFIG if self.tiny else BASE_CONFIG
+            model = PIXELForPreTraining(PIXELConfig(**{**base, **config_overrides}))
+        elif from_scratch:
+            model = PIXELForPreTraining(read_config(resolve_checkpoint(checkpoint),
+                                                    **config_overrides))
+        else:
+            model = load_pixel_checkpoint(checkpoint, PIXELForPreTraining,
+                                          config_overrides=config_overrides)
+        if max_seq_length is not None and max_seq_length != model.config.num_patches:
+            resize_position_embeddings(model, max_seq_length)
+        return model
+
+    def span_mask_generator(self, num_patches: int, mask_ratio: float = 0.25):
+        """PIXEL's span-masking generator from :mod:`pixel_bench.modeling.masking` (owned by the
+        thesis-PIXAR engineer), or None when that module is absent (the pretraining model then
+        masks randomly). Parameters are pixel-base's (anchors §2.1)."""
+        try:
+            from pixel_bench.modeling.masking import SpanMaskingGenerator  # type: ignore
+        except ImportError:
+            return None
+        import math
+
+        return SpanMaskingGenerator(num_patches=num_patches,
+                                    num_masking_patches=math.ceil(mask_ratio * num_patches),
+                                    max_span_length=6, spacing="span",
+                                    cumulative_span_weights=[0.2, 0.4, 0.6, 0.8, 0.9, 1.0])
+
+    def _check_checkpoint_renderer(self, checkpoint: str | Path, config: Any) -> None:
+        from pixel_bench.render import CONFIG_FILE_NAME, RendererConfig
+
+        path = Path(checkpoint).expanduser()
+        if path.is_dir() and (path / CONFIG_FILE_NAME).is_file():
+            try:
+                renderer = RendererConfig.from_file(path)
+            except ConfigError as exc:
+                raise CheckpointError(str(exc)) from None
+            check_renderer_fits_model(renderer, config, source=str(path / CONFIG_FILE_NAME))
+
+    def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
+        """config.json + model.safetensors + text_renderer_config.json + the font file."""
+        if renderer is None:
+            _name, renderer = self.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION,
+                                                   max_seq_length=model.config.num_patches)
+        check_renderer_fits_model(renderer, model.config)
+        model.save_pretrained(str(directory))
+        renderer.save(directory)
+
+
+for _name, _tiny in (("pixel-base", False), ("pixel-tiny", True)):
+    _card = ModelCard(
+        name=_name, family="pixel", hub_id=None if _tiny else "Team-PIXEL/pixel-base",
+        size="tiny" if _tiny else "base",
+        description=("PIXEL: pre-LN ViT-MAE over rendered text, 16x16 patches" +
+                     (", tiny random-init (hidden 32, 2 layers)" if _tiny
+                      else " (Team-PIXEL/pixel-base, 86M encoder)")),
+        attributes={"architecture": "encoder", "input": "grey", "patch": "16x16",
+                    "pooling": "mean|max|cls|pma<K>", "masking": "span",
+                    "max_seq_length": BASE_PATCHES})
+    MODELS.register(_name, PixelAdapter(_card, tiny=_tiny), help=_card.description)
