@@ -1,0 +1,170 @@
+"""PIXAR-2024 adapters (``april-tools/pixar``; model code in :mod:`pixel_bench.modeling.pixar2024`).
+
+Registered names: ``pixar2024`` (the released layout; weights come from the PIXAR README's
+download, not the Hugging Face Hub, so pass the checkpoint directory) and ``pixar2024-tiny``
+(random init, the golden tiny layout) for tests and CPU smoke runs.
+
+Rendering is PIXAR's binary layout (``DEFAULT_BINARY_RENDERING``): Pixeloid Sans at dpi 80,
+8 pt, 8 px patches, 720 renderer patches, ``patch_len`` 2. One model position = two 8-px renderer
+patches (8 x 16 px), so 720 renderer patches -> 360 positions; ``label_positions`` halves
+renderer patch indices. Features: ``pixel_values`` float [1, 8, W] in {0, 1} (1 = white),
+``attention_mask`` = the first ``tgraph_num_text_patches = ceil((n + 1) / 2)`` positions.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixel_bench.errors import CheckpointError, ConfigError, DataError
+from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
+from pixel_bench.registry import MODELS
+
+BINARY_RENDERER = dict(font_size=8, dpi=80, pixels_per_patch=8, max_seq_length=720, pad_size=3,
+                       rgb=False, binary=True, patch_len=2,
+                       text_renderer_type="PangoCairoTextRenderer")
+PIXAR_FONT = "PixeloidSans.ttf"  # the scripts call it PixeloidSans-mLxMm.ttf (same family)
+
+#: the golden pixar2024-tiny layout
+TINY_CONFIG = dict(vocab_size=32, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=4, num_channel=1, patch_size=8,
+                   patch_len=2, binary=True)
+#: ASSUMPTION: the released layer sizes live in storage/llama_*/config.json files that are not in
+#: the repository; the paper says the decoder is "on par" with PIXEL's ~113M parameters, so a
+#: LLaMA of GPT-2/PIXEL-base width stands in when building from scratch without a checkpoint.
+BASE_CONFIG = dict(vocab_size=32, hidden_size=768, intermediate_size=2048, num_hidden_layers=12,
+                   num_attention_heads=12, num_key_value_heads=12, num_channel=1, patch_size=8,
+                   patch_len=2, binary=True, max_position_embeddings=2048)
+
+_HEADS = {TaskKind.SEQUENCE_CLASSIFICATION: "sequence_classification",
+          TaskKind.TOKEN_CLASSIFICATION: "token_classification",
+          TaskKind.QUESTION_ANSWERING: "question_answering"}
+
+
+def tgraph_num_text_patches(renderer_num_text_patches: int, patch_len: int = 2) -> int:
+    """TGraph's count in model positions: text + the 8-px EOS patch, rounded up."""
+    return int(math.ceil((renderer_num_text_patches + 1) / patch_len))
+
+
+class Pixar2024Adapter(ModelAdapter):
+    """Decoder-only PIXAR over binary 8x16 blocks; pooling at the EOS position."""
+
+    needs_text = False
+
+    def __init__(self, card: ModelCard, tiny: bool = False) -> None:
+        self.card = card
+        self.tiny = tiny
+        self.patch_len = 2
+
+    def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
+                        renderer: str | None = None):
+        if renderer not in (None, "binary"):
+            raise ConfigError(f"PIXAR-2024 reads binary renderings; renderer {renderer!r} is "
+                              "not what the model was trained with")
+        length = BINARY_RENDERER["max_seq_length"] if max_seq_length is None else max_seq_length
+        if length <= 0 or length % self.patch_len:
+            raise ConfigError(f"PIXAR max_seq_length counts 8-px renderer patches and must be a "
+                              f"positive multiple of patch_len {self.patch_len}, got {length}")
+        from pixel_bench.fonts import resolve_font
+        from pixel_bench.render import RendererConfig
+
+        return "binary", RendererConfig(font_file=str(resolve_font(PIXAR_FONT)),
+                                        **{**BINARY_RENDERER, "max_seq_length": int(length)})
+
+    def features(self, encoding: Any) -> dict[str, np.ndarray]:
+        extras = encoding.extras or {}
+        if "binary" in extras:
+            binary = np.asarray(extras["binary"])
+        else:  # a grey rendering: PIXAR's threshold at half intensity
+            img = np.asarray(encoding.pixel_values)
+            if img.ndim == 3:
+                img = img.mean(axis=-1)
+            binary = (img > 127.5).astype(np.uint8)[None]
+        if binary.ndim == 2:
+            binary = binary[None]
+        if binary.ndim != 3 or binary.shape[0] != 1 or binary.shape[1] != 8:
+            raise DataError(f"PIXAR binary strip must be [1, 8, W], got {binary.shape}")
+        block = 8 * self.patch_len
+        if binary.shape[-1] % block:
+            raise DataError(f"PIXAR strip width {binary.shape[-1]} is not a multiple of {block}")
+        n_pos = binary.shape[-1] // block
+        if "tgraph_num_text_patches" in extras:
+            ntp = int(np.asarray(extras["tgraph_num_text_patches"]).reshape(-1)[0])
+        else:
+            ntp = tgraph_num_text_patches(encoding.num_text_patches, self.patch_len)
+        mask = np.zeros(n_pos, dtype=np.float32)
+        mask[: min(ntp, n_pos)] = 1.0
+        return {"pixel_values": binary.astype(np.float32), "attention_mask": mask}
+
+    def collate(self, features: list[dict[str, np.ndarray]]):
+        import torch
+
+        if not features:
+            raise DataError("cannot collate an empty batch")
+        batch = {}
+        for key in features[0]:
+            try:
+                batch[key] = torch.as_tensor(np.stack([np.asarray(f[key]) for f in features]))
+            except ValueError as exc:
+                raise DataError(f"cannot batch feature {key!r}: {exc}") from None
+        batch["attention_mask"] = batch["attention_mask"].long()
+        return batch
+
+    def label_positions(self, patch_indices: np.ndarray) -> np.ndarray:
+        """8-px renderer patch index -> 16-px model position."""
+        return np.asarray(patch_indices) // self.patch_len
+
+    def num_positions(self, max_seq_length: int) -> int:
+        return int(math.ceil(max_seq_length / self.patch_len))
+
+    def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
+              from_scratch: bool = False, max_seq_length: int | None = None):
+        from pixel_bench.modeling.pixar2024 import (Pixar2024Config, build_pixar2024,
+                                                    load_pixar2024)
+
+        kind = _HEADS[TaskKind(head.kind)]
+        overrides: dict[str, Any] = {"num_labels": head.num_labels}
+        if head.id2label:
+            overrides["id2label"] = {int(k): v for k, v in head.id2label.items()}
+            overrides["label2id"] = {v: int(k) for k, v in head.id2label.items()}
+        if head.problem_type:
+            overrides["problem_type"] = head.problem_type
+        if head.dropout is not None:
+            overrides["attention_dropout"] = head.dropout
+        head_kwargs = {"dropout": head.dropout or 0.0} if kind == "token_classification" else {}
+        if checkpoint is None:
+            if not (from_scratch or self.tiny):
+                raise CheckpointError(
+                    f"{self.card.name}: the released PIXAR weights are not on the Hugging Face "
+                    "Hub; download the checkpoint named in the april-tools/pixar README and pass "
+                    "its backbone directory, or build from scratch")
+            base = TINY_CONFIG if self.tiny else BASE_CONFIG
+            return build_pixar2024(Pixar2024Config(**{**base, **overrides}), kind, **head_kwargs)
+        directory = Path(checkpoint).expanduser()
+        if from_scratch:
+            from pixel_bench.modeling._llama_common import read_config_json
+            from pixel_bench.modeling.pixar2024 import config_from_dict
+
+            config = config_from_dict(read_config_json(directory), str(directory), **overrides)
+            return build_pixar2024(config, kind, **head_kwargs)
+        return load_pixar2024(directory, kind, config_overrides=overrides,
+                              head_kwargs=head_kwargs)
+
+    def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
+        model.save_pretrained(directory)
+        if renderer is None:
+            _name, renderer = self.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION)
+        renderer.save(directory)
+
+
+for _name, _tiny in (("pixar2024", False), ("pixar2024-tiny", True)):
+    _card = ModelCard(
+        name=_name, family="pixar2024", hub_id=None, size="tiny" if _tiny else "base",
+        description=("tiny random-init PIXAR-2024 layout" if _tiny else
+                     "PIXAR 2024 (april-tools): LLaMA decoder over binary 8x16 blocks"),
+        attributes={"architecture": "decoder", "input": "binary", "pooling": "eos",
+                    "patch": "8x16"})
+    MODELS.register(_name, Pixar2024Adapter(_card, tiny=_tiny), help=_card.description)

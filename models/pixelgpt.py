@@ -1,0 +1,305 @@
+"""PixelGPT / MonoGPT / DualGPT adapters (``baidu/*`` checkpoints; model code in
+:mod:`pixel_bench.modeling.pixelgpt`).
+
+Registered names: ``pixelgpt`` (pixels), ``monogpt`` / ``dualgpt`` (pixels) with ``-text`` and
+``-pair`` variants for the token-only and image+token modes, and ``*-tiny`` random-init versions
+of the same layout for tests and CPU smoke runs.
+
+* Pixel input: the checkpoints ship no renderer, so the adapter supplies PixelGPT's
+  ``renderers/noto_renderer`` settings (PyGame, 8 pt at 120 dpi, 16 px patches, 1024 patches) with
+  Noto Sans standing in for GoNotoCurrent. Recipes ask for L patches (GLUE 768, XNLI 256); the
+  strip is rendered at 1024 patches and **left-cropped** to L as the original GLUE scripts do.
+  Features: ``pixel_values`` float [3, 16, 16L] in [0, 1] (grey tiled to RGB; ``render_mode``
+  gray / binary give one channel), ``attention_mask`` = text + EOS patches.
+* Text input: the checkpoint's SentencePiece tokenizer, pad = EOS, truncation to L tokens.
+* Pair input: both, pixels first (``patch_attention_mask`` + token ``attention_mask``);
+  :meth:`PixelGPTAdapter.features` then needs the raw ``text`` too.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixel_bench.errors import CheckpointError, ConfigError, DataError
+from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
+from pixel_bench.registry import MODELS
+
+NOTO_RENDERER = dict(font_size=8, dpi=120, pixels_per_patch=16, max_seq_length=1024, pad_size=3,
+                     rgb=False, font_color="black", background_color="white",
+                     text_renderer_type="PyGameTextRenderer")
+RENDER_WIDTH = 1024  # the noto_renderer's canvas; recipes crop it
+
+#: the golden pixelgpt-tiny layout (vocab 100, hidden 32, 2 layers, 4 heads)
+TINY_CONFIG = dict(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=4, image_size=[16, 256],
+                   patch_size=16, num_channels=3, pad_token_id=2, bos_token_id=1, eos_token_id=2)
+
+_HEADS = {TaskKind.SEQUENCE_CLASSIFICATION: "sequence_classification",
+          TaskKind.TOKEN_CLASSIFICATION: "token_classification",
+          TaskKind.QUESTION_ANSWERING: "question_answering"}
+
+
+class PixelGPTAdapter(ModelAdapter):
+    """PixelGPT-family adapter; ``mode`` is ``pixel``, ``text`` or ``pair``."""
+
+    input_modes = ("pixel", "text", "pair")
+
+    def __init__(self, card: ModelCard, mode: str = "pixel", render_mode: str = "rgb",
+                 tiny: bool = False, tokenizer: Any = None) -> None:
+        if mode not in self.input_modes:
+            raise ConfigError(f"unknown PixelGPT mode {mode!r}; choose one of {self.input_modes}")
+        if render_mode not in ("rgb", "gray", "binary"):
+            raise ConfigError(f"unknown render_mode {render_mode!r}; choose rgb, gray or binary")
+        self.card = card
+        self.mode = mode
+        self.render_mode = render_mode
+        self.tiny = tiny
+        self.crop_patches = RENDER_WIDTH  # set from the recipe by renderer_config()
+        self.max_text_length = RENDER_WIDTH
+        self._tokenizer = tokenizer
+        self.tokenizer_source: str | None = card.hub_id
+
+    def with_options(self, render_mode: str | None = None, mode: str | None = None
+                     ) -> "PixelGPTAdapter":
+        """A copy with another ``render_mode`` (rgb / gray / binary, as the original
+        ``--render_mode``) or input ``mode``."""
+        return PixelGPTAdapter(self.card, mode=mode or self.mode,
+                               render_mode=render_mode or self.render_mode, tiny=self.tiny,
+                               tokenizer=self._tokenizer)
+
+    #: what :meth:`features` needs besides the Encoding ("text" in pair mode)
+    @property
+    def needs_text(self) -> bool:
+        return self.mode == "pair"
+
+    # -- rendering -------------------------------------------------------------------------
+    def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
+                        renderer: str | None = None):
+        if max_seq_length is not None:
+            if max_seq_length <= 0:
+                raise ConfigError(f"max_seq_length must be positive, got {max_seq_length}")
+            self.crop_patches = self.max_text_length = int(max_seq_length)
+        if self.mode == "text":
+            return None
+        if renderer not in (None, "pygame"):
+            raise ConfigError(f"PixelGPT data were rendered with pygame; renderer {renderer!r} "
+                              "is not what the model was trained with")
+        from pixel_bench.fonts import resolve_font
+        from pixel_bench.render import RendererConfig
+
+        width = max(RENDER_WIDTH, self.crop_patches)
+        font = resolve_font("NotoSans-Regular.ttf")  # stands in for GoNotoCurrent.ttf
+        return "pygame", RendererConfig(font_file=str(font), **{**NOTO_RENDERER,
+                                                                "max_seq_length": width})
+
+    # -- features --------------------------------------------------------------------------
+    def pixel_features(self, encoding: Any) -> dict[str, np.ndarray]:
+        from pixel_bench.render import get_attention_mask
+
+        img = np.asarray(encoding.pixel_values)
+        if img.ndim == 3 and img.shape[-1] == 3:
+            gray = img.mean(axis=-1) if self.render_mode != "rgb" else None
+            rgb = img.transpose(2, 0, 1)
+        elif img.ndim == 2:
+            gray, rgb = img, None
+        else:
+            raise DataError(f"pixel_values must be [H, W] or [H, W, 3], got {img.shape}")
+        L = self.crop_patches
+        pp = img.shape[0]
+        if self.render_mode == "rgb":
+            x = rgb if rgb is not None else np.repeat(gray[None], 3, axis=0)
+            x = x.astype(np.float32) / 255.0
+        elif self.render_mode == "gray":  # PIL convert("L") of an RGB image of grey pixels
+            x = (np.asarray(gray, dtype=np.float32) / 255.0)[None]
+        else:  # binary: > 127 -> white
+            x = (np.asarray(gray) > 127).astype(np.float32)[None]
+        x = x[..., : pp * L]  # GLUE scripts: left crop to 16 x 16L (no resize)
+        if x.shape[-1] < pp * L:  # shorter canvases are padded white
+            x = np.pad(x, ((0, 0), (0, 0), (0, pp * L - x.shape[-1])), constant_values=1.0)
+        return {"pixel_values": np.ascontiguousarray(x),
+                "attention_mask": get_attention_mask(encoding.num_text_patches, L)}
+
+    def text_features(self, text: Any, label: Any = None, *,
+                      word_labels: Any = None) -> dict[str, np.ndarray]:
+        """Tokenized input for text / pair modes (the checkpoint's tokenizer, pad = EOS)."""
+        from pixel_bench.modeling.text_baseline import text_features
+
+        feats = text_features(self.tokenizer, text, label, max_length=self.max_text_length,
+                              word_labels=word_labels)
+        return feats
+
+    def features(self, encoding: Any = None, text: Any = None) -> dict[str, np.ndarray]:
+        if self.mode == "text":
+            if text is None:
+                raise DataError(f"{self.card.name} reads tokens: call text_features(text) "
+                                "(or features(text=...))")
+            return self.text_features(text)
+        if encoding is None:
+            raise DataError(f"{self.card.name} needs a rendered Encoding")
+        feats = self.pixel_features(encoding)
+        if self.mode == "pair":
+            if text is None:
+                raise DataError(f"{self.card.name} (pair mode) needs the raw text beside the "
+                                "rendering: features(encoding, text=...)")
+            feats["patch_attention_mask"] = feats.pop("attention_mask")
+            for k, v in self.text_features(text).items():
+                feats["text_" + k] = v
+        return feats
+
+    def collate(self, features: list[dict[str, np.ndarray]]):
+        import torch
+
+        from pixel_bench.modeling.text_baseline import collate_tokens
+
+        if not features:
+            raise DataError("cannot collate an empty batch")
+        batch: dict[str, torch.Tensor] = {}
+        if self.mode == "text":
+            return collate_tokens(features, self.pad_token_id)
+        if self.mode == "pair":
+            batch.update(collate_tokens(features, self.pad_token_id, prefix="text_"))
+        for key in features[0]:
+            if key.startswith("text_"):
+                continue
+            try:
+                arr = np.stack([np.asarray(f[key]) for f in features])
+            except ValueError as exc:
+                raise DataError(f"cannot batch feature {key!r}: {exc}") from None
+            batch[key] = torch.as_tensor(arr)
+        if "attention_mask" in batch and self.mode == "pixel":
+            batch["attention_mask"] = batch["attention_mask"].long()
+        if "patch_attention_mask" in batch:
+            batch["patch_attention_mask"] = batch["patch_attention_mask"].long()
+        return batch
+
+    # -- tokenizer -------------------------------------------------------------------------
+    @property
+    def pad_token_id(self) -> int:
+        if self._tokenizer is not None and self._tokenizer.pad_token_id is not None:
+            return int(self._tokenizer.pad_token_id)
+        return 2  # LLaMA EOS, the scripts' pad
+
+    def set_tokenizer(self, tokenizer: Any) -> None:
+        """A tokenizer object, or a directory / hub id to load it from (text and pair modes)."""
+        if isinstance(tokenizer, (str, Path)):
+            self._tokenizer, self.tokenizer_source = None, str(tokenizer)
+        else:
+            self._tokenizer = tokenizer
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from pixel_bench.modeling.text_baseline import load_tokenizer
+
+            if self.tiny and self.tokenizer_source in (None, self.card.hub_id):
+                from pixel_bench.modeling.text_baseline import tiny_tokenizer
+
+                self._tokenizer = tiny_tokenizer("bpe")  # tiny names: no hub
+            elif self.tokenizer_source is None:
+                raise ConfigError(f"{self.card.name}: no tokenizer; call set_tokenizer(path)")
+            else:
+                self._tokenizer = load_tokenizer(self.tokenizer_source)
+        return self._tokenizer
+
+    # -- networks --------------------------------------------------------------------------
+    def num_positions(self, max_seq_length: int) -> int:
+        return max_seq_length
+
+    def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
+              from_scratch: bool = False, max_seq_length: int | None = None):
+        from pixel_bench.modeling.pixelgpt import (ErniePixelConfig, build_pixelgpt,
+                                                   load_pixelgpt)
+
+        kind = _HEADS[TaskKind(head.kind)]
+        overrides: dict[str, Any] = {"num_labels": head.num_labels}
+        if head.id2label:
+            overrides["id2label"] = {int(k): v for k, v in head.id2label.items()}
+            overrides["label2id"] = {v: int(k) for k, v in head.id2label.items()}
+        if head.problem_type:
+            overrides["problem_type"] = head.problem_type
+        if head.dropout is not None:
+            overrides["attention_dropout"] = head.dropout
+        if max_seq_length:
+            overrides["image_size"] = [16, 16 * int(max_seq_length)]
+        head_kwargs = {"dropout": head.dropout or 0.0} if kind == "token_classification" else {}
+        if checkpoint is None and not from_scratch and self.tiny:
+            from_scratch = True  # tiny names have no released weights
+        if from_scratch and checkpoint is None:
+            base = dict(TINY_CONFIG) if self.tiny else {}
+            if self.tiny and self.mode != "pixel":  # match the tiny tokenizer
+                tok = self.tokenizer
+                base.update(vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+                            eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
+            if self.render_mode != "rgb":
+                base["num_channels"] = 1
+            config = ErniePixelConfig(**{**base, **overrides})
+            if config.pad_token_id is None:
+                config.pad_token_id = config.eos_token_id
+            return build_pixelgpt(config, kind, **head_kwargs)
+        directory = _resolve_checkpoint(checkpoint or self.card.hub_id)
+        if self.mode != "pixel" and self._tokenizer is None and \
+                self.tokenizer_source == self.card.hub_id and (directory / "tokenizer_config.json").is_file():
+            self.tokenizer_source = str(directory)
+        if from_scratch:  # the checkpoint's config, fresh weights
+            from pixel_bench.modeling._llama_common import read_config_json
+            from pixel_bench.modeling.pixelgpt import config_from_dict
+
+            config = config_from_dict(read_config_json(directory), str(directory), **overrides)
+            if self.render_mode != "rgb":
+                config.num_channels = 1
+            return build_pixelgpt(config, kind, **head_kwargs)
+        return load_pixelgpt(directory, kind, render_mode=self.render_mode,
+                             config_overrides=overrides, head_kwargs=head_kwargs)
+
+    def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
+        model.save_pretrained(directory)
+        if renderer is None and self.mode != "text":
+            _name, renderer = self.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION)
+        if renderer is not None:
+            renderer.save(directory)
+        if self.mode != "pixel" and self._tokenizer is not None:
+            self._tokenizer.save_pretrained(str(directory))
+
+
+def _resolve_checkpoint(checkpoint: str | Path) -> Path:
+    """A local directory as is; otherwise a hub id fetched with huggingface_hub (users have
+    internet; tests never reach this)."""
+    path = Path(checkpoint).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists() or str(checkpoint).startswith((".", "/", "~")) or str(checkpoint).count("/") != 1:
+        raise CheckpointError(f"checkpoint directory not found: {checkpoint}")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(checkpoint)))
+    except Exception as exc:  # offline, unknown repo, ...
+        raise CheckpointError(f"cannot fetch {checkpoint} from the Hugging Face Hub ({exc}); "
+                              "download it and pass the local directory") from None
+
+
+_FAMILY = {
+    "pixelgpt": ("baidu/PixelGPT", "pretrained on rendered text only (next-patch prediction)",
+                 ("pixel",)),
+    "monogpt": ("baidu/MonoGPT", "pretrained on separate rendered-text and text data",
+                ("pixel", "text", "pair")),
+    "dualgpt": ("baidu/DualGPT", "pretrained on paired rendered text and text",
+                ("pixel", "text", "pair")),
+}
+
+for _base, (_hub, _desc, _modes) in _FAMILY.items():
+    for _tiny in (False, True):
+        for _mode in _modes:
+            _name = _base + ("" if _mode == "pixel" else f"-{_mode}") + ("-tiny" if _tiny else "")
+            _card = ModelCard(
+                name=_name, family="pixelgpt", hub_id=_hub, size="tiny" if _tiny else "base",
+                description=(f"tiny random-init {_hub.split('/')[1]} layout, {_mode} input"
+                             if _tiny else f"{_hub}: LLaMA decoder, {_mode} input"),
+                attributes={"architecture": "decoder", "input": _mode, "pooling": "eos",
+                            "hidden": 32 if _tiny else None})
+            MODELS.register(_name, PixelGPTAdapter(_card, mode=_mode, tiny=_tiny),
+                            help=_card.description)
