@@ -33,8 +33,8 @@ TINY_CONFIG = dict(vocab_size=32, hidden_size=32, intermediate_size=64, num_hidd
                    num_attention_heads=4, num_key_value_heads=4, num_channel=1, patch_size=8,
                    patch_len=2, binary=True)
 #: ASSUMPTION: the released layer sizes live in storage/llama_*/config.json files that are not in
-#: the repository; the paper says the decoder is "on par" with PIXEL's ~113M parameters, so a
-#: LLaMA of GPT-2/PIXEL-base width stands in when building from scratch without a checkpoint.
+#: the repository; the paper only says its size is "on par" with earlier encoder-decoder pixel
+#: models, so a PIXEL-base-width LLaMA (~85M) stands in when building without a checkpoint.
 BASE_CONFIG = dict(vocab_size=32, hidden_size=768, intermediate_size=2048, num_hidden_layers=12,
                    num_attention_heads=12, num_key_value_heads=12, num_channel=1, patch_size=8,
                    patch_len=2, binary=True, max_position_embeddings=2048)
@@ -152,6 +152,24 @@ class Pixar2024Adapter(ModelAdapter):
             return build_pixar2024(config, kind, **head_kwargs)
         return load_pixar2024(directory, kind, config_overrides=overrides,
                               head_kwargs=head_kwargs)
+
+    def build_pretraining(self, checkpoint: str | Path | None = None, from_scratch: bool = False,
+                          max_seq_length: int | None = None, **config_overrides: Any):
+        """The stage-1 causal model (next-block BCE, or MSE when ``binary`` is false).
+        The GAN stage 2 is not implemented."""
+        from pixel_bench.modeling._llama_common import read_config_json
+        from pixel_bench.modeling.pixar2024 import (Pixar2024Config, build_pixar2024,
+                                                    config_from_dict, load_pixar2024)
+
+        if checkpoint is None:
+            base = TINY_CONFIG if self.tiny else BASE_CONFIG
+            return build_pixar2024(Pixar2024Config(**{**base, **config_overrides}), "causal_lm")
+        directory = Path(checkpoint).expanduser()
+        if from_scratch:
+            config = config_from_dict(read_config_json(directory), str(directory),
+                                      **config_overrides)
+            return build_pixar2024(config, "causal_lm")
+        return load_pixar2024(directory, "causal_lm", config_overrides=config_overrides)
 
     def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
         model.save_pretrained(directory)

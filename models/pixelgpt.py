@@ -49,7 +49,7 @@ class PixelGPTAdapter(ModelAdapter):
     input_modes = ("pixel", "text", "pair")
 
     def __init__(self, card: ModelCard, mode: str = "pixel", render_mode: str = "rgb",
-                 tiny: bool = False, tokenizer: Any = None) -> None:
+                 tiny: bool = False, tokenizer: Any = None, resize: bool = False) -> None:
         if mode not in self.input_modes:
             raise ConfigError(f"unknown PixelGPT mode {mode!r}; choose one of {self.input_modes}")
         if render_mode not in ("rgb", "gray", "binary"):
@@ -57,19 +57,22 @@ class PixelGPTAdapter(ModelAdapter):
         self.card = card
         self.mode = mode
         self.render_mode = render_mode
+        self.resize = resize  # pixel-only XNLI scripts: bicubic resize instead of the crop
         self.tiny = tiny
         self.crop_patches = RENDER_WIDTH  # set from the recipe by renderer_config()
         self.max_text_length = RENDER_WIDTH
         self._tokenizer = tokenizer
         self.tokenizer_source: str | None = card.hub_id
 
-    def with_options(self, render_mode: str | None = None, mode: str | None = None
-                     ) -> "PixelGPTAdapter":
+    def with_options(self, render_mode: str | None = None, mode: str | None = None,
+                     resize: bool | None = None) -> "PixelGPTAdapter":
         """A copy with another ``render_mode`` (rgb / gray / binary, as the original
-        ``--render_mode``) or input ``mode``."""
+        ``--render_mode``), input ``mode``, or ``resize=True`` (the pixel-only XNLI scripts
+        squeeze the 1024-patch strip to L patches with a bicubic resize instead of cropping)."""
         return PixelGPTAdapter(self.card, mode=mode or self.mode,
                                render_mode=render_mode or self.render_mode, tiny=self.tiny,
-                               tokenizer=self._tokenizer)
+                               tokenizer=self._tokenizer,
+                               resize=self.resize if resize is None else resize)
 
     #: what :meth:`features` needs besides the Encoding ("text" in pair mode)
     @property
@@ -110,6 +113,12 @@ class PixelGPTAdapter(ModelAdapter):
             raise DataError(f"pixel_values must be [H, W] or [H, W, 3], got {img.shape}")
         L = self.crop_patches
         pp = img.shape[0]
+        if self.resize and img.shape[1] != pp * L:
+            from PIL import Image
+
+            img = np.asarray(Image.fromarray(img).resize((pp * L, pp), Image.BICUBIC))
+            gray = img.mean(axis=-1) if img.ndim == 3 else img
+            rgb = img.transpose(2, 0, 1) if img.ndim == 3 else None
         if self.render_mode == "rgb":
             x = rgb if rgb is not None else np.repeat(gray[None], 3, axis=0)
             x = x.astype(np.float32) / 255.0
@@ -254,6 +263,31 @@ class PixelGPTAdapter(ModelAdapter):
             return build_pixelgpt(config, kind, **head_kwargs)
         return load_pixelgpt(directory, kind, render_mode=self.render_mode,
                              config_overrides=overrides, head_kwargs=head_kwargs)
+
+    def build_pretraining(self, checkpoint: str | Path | None = None, from_scratch: bool = False,
+                          max_seq_length: int | None = None, **config_overrides: Any):
+        """The causal LM (next-patch MSE + next-token CE; pair mode sums both) for continued
+        pretraining. ``lm_*_head`` weights load from a baidu checkpoint."""
+        from pixel_bench.modeling._llama_common import read_config_json
+        from pixel_bench.modeling.pixelgpt import (ErniePixelConfig, build_pixelgpt,
+                                                   config_from_dict, load_pixelgpt)
+
+        if max_seq_length:
+            config_overrides.setdefault("image_size", [16, 16 * int(max_seq_length)])
+        if checkpoint is None and not (from_scratch or self.tiny):
+            checkpoint = self.card.hub_id
+        if checkpoint is None:
+            base = dict(TINY_CONFIG) if self.tiny else {}
+            if self.render_mode != "rgb":
+                base["num_channels"] = 1
+            return build_pixelgpt(ErniePixelConfig(**{**base, **config_overrides}), "causal_lm")
+        directory = _resolve_checkpoint(checkpoint)
+        if from_scratch:
+            config = config_from_dict(read_config_json(directory), str(directory),
+                                      **config_overrides)
+            return build_pixelgpt(config, "causal_lm")
+        return load_pixelgpt(directory, "causal_lm", render_mode=self.render_mode,
+                             config_overrides=config_overrides)
 
     def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
         model.save_pretrained(directory)

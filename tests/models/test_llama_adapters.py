@@ -298,3 +298,26 @@ def test_unexpected_keys_are_named(golden: Path, tmp_path: Path) -> None:
     save_file(state, str(ckpt / "model.safetensors"))
     with pytest.raises(CheckpointError, match=r"unexpected keys \[model\.extra\.weight\]"):
         MODELS.get("pixelgpt").build(SEQ, checkpoint=ckpt)
+
+
+def test_build_pretraining(golden: Path) -> None:
+    lm = MODELS.get("pixelgpt").build_pretraining(
+        checkpoint=golden / "models" / "pixelgpt-tiny" / "causal_lm")
+    assert lm.loading_report == {"missing": [], "dropped": []}
+    tiny = MODELS.get("pixelgpt-tiny").build_pretraining()
+    assert tiny.lm_pixel_head.out_features == 768
+    px = MODELS.get("pixar2024").build_pretraining(
+        checkpoint=golden / "models" / "pixar2024-tiny" / "causal")
+    assert px.loading_report == {"missing": [], "dropped": []}
+    assert MODELS.get("pixar2024-tiny").build_pretraining().out_proj.weight.shape == (32, 1, 8, 16)
+
+
+def test_xnli_resize_option() -> None:
+    adapter = MODELS.get("pixelgpt-tiny").with_options(resize=True)
+    adapter.crop_patches = 256
+    enc = _grey_encoding(900)  # 1024-patch canvas squeezed to 256 patches
+    f = adapter.features(enc)
+    assert f["pixel_values"].shape == (3, 16, 16 * 256)
+    # the black EOS patch at 900 lands near 900 / 4 = 225 after the resize
+    dark = np.where(f["pixel_values"][0].mean(axis=0) < 0.05)[0]
+    assert abs(dark.min() / 16 - 225) < 2
