@@ -141,6 +141,20 @@ class PixelGPTAdapter(ModelAdapter):
                               word_labels=word_labels)
         return feats
 
+    tokenize_features = text_features
+
+    def qa_features(self, question: str, context: str, answer_start: int | None = None,
+                    answer_text: str | None = None, stride: int = 128
+                    ) -> list[dict[str, np.ndarray]]:
+        """Text mode QA windows (see :func:`pixel_bench.modeling.text_baseline.qa_features`)."""
+        from pixel_bench.modeling.text_baseline import qa_features
+
+        if self.mode != "text":
+            raise ConfigError(f"{self.card.name}: qa_features is for text mode; pixel QA comes "
+                              "from the renderer's QA encodings")
+        return qa_features(self.tokenizer, question, context, max_length=self.max_text_length,
+                           stride=stride, answer_start=answer_start, answer_text=answer_text)
+
     def features(self, encoding: Any = None, text: Any = None) -> dict[str, np.ndarray]:
         if self.mode == "text":
             if text is None:
@@ -168,7 +182,10 @@ class PixelGPTAdapter(ModelAdapter):
             raise DataError("cannot collate an empty batch")
         batch: dict[str, torch.Tensor] = {}
         if self.mode == "text":
-            return collate_tokens(features, self.pad_token_id)
+            batch = collate_tokens(features, self.pad_token_id)
+            batch.pop("offset_mapping", None)  # QA post-processing only
+            batch.pop("token_type_ids", None)  # LLaMA has none
+            return batch
         if self.mode == "pair":
             batch.update(collate_tokens(features, self.pad_token_id, prefix="text_"))
         for key in features[0]:

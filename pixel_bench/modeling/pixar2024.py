@@ -174,20 +174,22 @@ class Pixar2024ForCausalLM(Pixar2024Model):
         if mode not in GENERATION_MODES:
             raise ConfigError(f"unknown generation mode {mode!r}; choose one of "
                               f"{GENERATION_MODES}")
-        image = binary_prompt.float().clone()
+        device = self.in_proj.weight.device
+        image = binary_prompt.to(device=device, dtype=torch.float32).clone()
         if image.dim() == 3:
             image = image[None]
         b = image.shape[0]
         bw = self.config.block_width
         n_pos = image.shape[-1] // bw
         ntp = torch.as_tensor(num_text_patches, dtype=torch.long).reshape(-1).expand(b).clone()
+        ntp = ntp.cpu()  # per-row Python indexing below
         if (ntp < 2).any():
             raise ValueError("generation needs num_text_patches >= 2 (a text block and the EOS)")
         positions = torch.arange(n_pos)
         for _ in range(n_patches):
             if (ntp > n_pos).any():
                 break  # the canvas is full
-            mask = (positions[None] < ntp[:, None]).long()
+            mask = (positions[None] < ntp[:, None]).long().to(device)
             logits = self.forward(image, mask, return_loss=False).logits
             for row in range(b):
                 src = int(ntp[row]) - 2

@@ -321,3 +321,17 @@ def test_xnli_resize_option() -> None:
     # the black EOS patch at 900 lands near 900 / 4 = 225 after the resize
     dark = np.where(f["pixel_values"][0].mean(axis=0) < 0.05)[0]
     assert abs(dark.min() / 16 - 225) < 2
+
+
+def test_pixelgpt_text_mode_qa_and_tokens() -> None:
+    adapter = MODELS.get("dualgpt-text-tiny").with_options()
+    adapter.renderer_config(TaskKind.QUESTION_ANSWERING, 32)
+    windows = adapter.qa_features("who?", "John Smith lives in New York .", answer_start=0,
+                                  answer_text="John Smith")
+    batch = adapter.collate(windows)
+    model = adapter.build(QA)
+    out = model(**batch)
+    assert out.start_logits.shape == batch["input_ids"].shape and torch.isfinite(out.loss)
+    tok = adapter.collate([adapter.text_features(["John", "Smith"], word_labels=[1, 2])])
+    assert (tok["labels"] != -100).sum() == 2
+    assert adapter.build(TOK)(**tok).logits.shape[-1] == 4
