@@ -5,29 +5,35 @@ An entry is addressed by its content: ``key = sha256(format version, renderer fi
 fingerprint)``. Changing the font file, any setting, the renderer code version, pygame/Pango, or
 one input text gives a new key; nothing is ever invalidated in place.
 
-Layout of ``<cache_dir()>/rendered/<key>/`` (plain ``.npy`` files, opened with ``mmap_mode="r"``,
-so a 100k-example split costs no RAM and opens in milliseconds)::
+Layout of ``<cache_dir()>/rendered/<key>/`` (plain ``.npy``/raw files, memory-mapped read-only)::
 
-    manifest.json            settings, counts, timings, array index (written last)
-    pixel_values.npy         uint8  [N, H, W] (grey) or [N, H, W, 3] (rgb)
-    attention_mask.npy       float32 [N, L]
-    num_text_patches.npy     int32  [N]
-    truncated.npy            bool   [N]
-    num_dropped_words.npy    int32  [N]
-    unknown_glyphs.npy       int32  [N]
-    <ragged>.values.npy      flat values of a per-example list (sep_patches, word_starts,
-    <ragged>.offsets.npy     offset_mapping, extras) + int64 [N+1] row offsets
-    overflow/...             QA overflow windows: the same files for M windows, plus
-                             ``overflow.offsets.npy`` [N+1] (windows of example i) and
-                             ``has_overflow.npy`` (False where the renderer returned None)
+    manifest.json               settings, counts, timings, array index (written last)
+    pixels.bin                  uint8: each image cropped after its last non-background column,
+                                concatenated (row-major [H, w_i] or [H, w_i, 3])
+    pixels.width.npy            int32 [N]    stored width w_i of each image
+    pixels.background.npy       uint8 [N, H] (or [N, H, 3]) the column the crop is padded with
+    attention_mask.bin          raw [N, L] (dtype and shape in the manifest)
+    num_text_patches.npy        int32 [N]; truncated.npy (bool), num_dropped_words.npy,
+    unknown_glyphs.npy          int32 [N]
+    <ragged>.values.npy         flat values of a per-example list (sep_patches, word_starts,
+    <ragged>.offsets.npy        offset_mapping, extras) + int64 [N+1] row offsets
+    overflow/...                QA overflow windows: the same files for M windows, plus
+                                ``overflow.offsets.npy`` [N+1] and ``has_overflow.npy``
+
+Why cropped rows and not one ``[N, H, W]`` array: a PIXEL strip is 16 x 8464 px but a GLUE
+sentence fills ~50 of its 529 patches; the rest is white. Storing the crop (exactly restorable:
+everything after it equals the stored background column) makes entries ~10x smaller, and on
+these machines first-time page-cache writes cost ~330 us per full 135 kB row, more than a
+PangoCairo render. Reading restores a full image in ~5 us (``split[i].pixel_values``,
+``split.pixel_values[a:b]``).
 
 Filling: a worker pool (one renderer per process, rebuilt from ``(name, RendererConfig)``
-through :data:`pixel_bench.registry.RENDERERS`) renders ordered chunks and writes pixel rows
-straight into the pre-allocated ``pixel_values.npy`` of a private temporary directory, so images
-never travel through pipes. The fill holds a per-key file lock; the finished directory is moved
-into place with one atomic ``rename``. A second process asking for the same key waits on the lock
-and then reuses the winner's entry; a killed fill leaves only a ``.tmp-*`` directory, which the
-next fill of that key removes.
+through :data:`pixel_bench.registry.RENDERERS`) renders ordered chunks and sends back cropped
+images; the parent appends them to the entry's files in order. The fill holds a per-key file
+lock and writes into a private temporary directory that is moved into place with one atomic
+``rename``. A second process asking for the same key waits on the lock and then reuses the
+winner's entry; a killed fill leaves only a ``.tmp-*`` directory, which the next fill of that
+key (or ``pixel-bench cache clear``) removes.
 """
 
 from __future__ import annotations
@@ -40,7 +46,6 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -51,9 +56,8 @@ from .paths import cache_dir
 from .render.base import Encoding, RendererConfig, TextRenderer
 
 #: bump when the on-disk layout changes (old entries are then simply never hit again)
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 MANIFEST = "manifest.json"
-RaggedSpec = tuple[str, np.dtype]
 
 Input = str | tuple[str, str] | list[str]
 
@@ -119,6 +123,98 @@ def cache_key(renderer: TextRenderer, render_kwargs: Mapping[str, Any] | None,
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+# -- pixel rows ------------------------------------------------------------------------------
+def crop_image(pv: np.ndarray, hint: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Split an image into (crop, background column): everything right of the crop equals the
+    background column (the image's last column), so :func:`restore_image` is exact.
+
+    ``hint`` (e.g. the end of the EOS patch) is tried first, saving a full scan.
+    """
+    bg = pv[:, -1]
+    width = pv.shape[1]
+    if hint is not None and 0 < hint < width and (pv[:, hint:] == bg[:, None]).all():
+        width = hint
+    cols = (pv[:, :width] != bg[:, None])
+    cols = cols.reshape(cols.shape[0], width, -1).any(axis=(0, 2))
+    nz = np.flatnonzero(cols)
+    w = int(nz[-1]) + 1 if nz.size else 0
+    return pv[:, :w], np.array(bg)
+
+
+def restore_image(crop: np.ndarray, bg: np.ndarray, width: int,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`crop_image`."""
+    if out is None:
+        out = np.empty((crop.shape[0], width, *crop.shape[2:]), dtype=crop.dtype)
+    w = crop.shape[1]
+    out[:, w:] = bg[:, None]
+    out[:, :w] = crop
+    return out
+
+
+def _raw(path: Path, dtype: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Read-only memory map of a raw file (an empty file gives an empty array)."""
+    dtype = np.dtype(dtype)
+    size = path.stat().st_size
+    if size == 0:
+        return np.zeros(shape if shape is not None else (0,), dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+
+
+class PixelRows:
+    """``split.pixel_values``: behaves like a read-only ``[N, H, W]`` (or ``[N, H, W, 3]``)
+    uint8 array; indexing restores full images from the cropped, memory-mapped storage."""
+
+    def __init__(self, directory: Path, n: int, shape: tuple[int, ...]) -> None:
+        self.n = n
+        self.image_shape = tuple(shape)
+        self.values = _raw(directory / "pixels.bin", np.uint8)
+        self.widths = np.load(directory / "pixels.width.npy")
+        self.background = np.load(directory / "pixels.background.npy")
+        per_col = int(np.prod(self.image_shape, dtype=np.int64)) // self.image_shape[1]
+        self.offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(self.widths.astype(np.int64) * per_col, out=self.offsets[1:])
+        self.dtype = np.dtype(np.uint8)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.n, *self.image_shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def crop(self, i: int) -> np.ndarray:
+        """The stored part of image ``i`` (a zero-copy view of the memory map)."""
+        h, rest = self.image_shape[0], self.image_shape[2:]
+        return self.values[self.offsets[i]:self.offsets[i + 1]].reshape(
+            h, int(self.widths[i]), *rest)
+
+    def image(self, i: int, out: np.ndarray | None = None) -> np.ndarray:
+        return restore_image(self.crop(i), self.background[i], self.image_shape[1], out)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        if isinstance(index, (int, np.integer)):
+            i = int(index)
+            if not -self.n <= i < self.n:
+                raise IndexError(f"image {i} out of range for {self.n} examples")
+            return self.image(i % self.n)
+        rows = np.arange(self.n)[index]
+        if isinstance(rows, np.ndarray) and rows.ndim == 1:
+            out = np.empty((len(rows), *self.image_shape), dtype=np.uint8)
+            for j, i in enumerate(rows):
+                self.image(int(i), out[j])
+            return out
+        raise TypeError(f"unsupported index {index!r}: use an int, a slice or a list of ints")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = self[:]
+        return arr if dtype is None else arr.astype(dtype)
+
+
 # -- reading -------------------------------------------------------------------------------
 class _Ragged:
     """A per-example list stored as flat values + row offsets."""
@@ -135,11 +231,11 @@ class _Rows:
     """The per-row arrays of one level (examples, or QA overflow windows)."""
 
     def __init__(self, directory: Path, index: Mapping[str, Any]) -> None:
-        self.dir = directory
         self.n = int(index["rows"])
-        self.pixel_values = np.load(directory / "pixel_values.npy", mmap_mode="r")
-        self.attention_mask = (np.load(directory / "attention_mask.npy", mmap_mode="r")
-                               if index.get("attention_mask") else None)
+        self.pixels = PixelRows(directory, self.n, tuple(index["pixel_shape"]))
+        mask = index.get("attention_mask")
+        self.attention_mask = (_raw(directory / "attention_mask.bin", mask["dtype"],
+                                    (self.n, *mask["shape"])) if mask else None)
         self.scalars = {k: np.load(directory / f"{k}.npy") for k in index["scalars"]}
         self.ragged = {k: _Ragged(directory, k) for k in index["ragged"]}
         self.present = {k: np.load(directory / f"has_{k}.npy") for k in index.get("optional", [])}
@@ -156,11 +252,10 @@ class _Rows:
 
         word_starts = opt("word_starts")
         offsets = opt("offset_mapping")
-        extras = {}
-        for name, shapes in self.extra_shapes.items():
-            extras[name] = self.ragged[f"extras.{name}"][i].reshape(shapes[i])
+        extras = {name: np.array(self.ragged[f"extras.{name}"][i]).reshape(shapes[i])
+                  for name, shapes in self.extra_shapes.items()}
         return Encoding(
-            pixel_values=self.pixel_values[i],
+            pixel_values=self.pixels.image(i),
             num_text_patches=int(sc["num_text_patches"][i]),
             sep_patches=self.ragged["sep_patches"][i].tolist(),
             attention_mask=None if self.attention_mask is None else self.attention_mask[i],
@@ -176,31 +271,35 @@ class _Rows:
 
 
 class RenderedSplit(Sequence[Encoding]):
-    """A cached rendered split: ``len``, ``split[i] -> Encoding`` (pixel rows are read-only
-    memory-mapped views), ``pixel_values`` / ``attention_mask`` / ``num_text_patches`` as whole
-    arrays, ``counts`` and ``manifest``."""
+    """A cached rendered split: ``len``; ``split[i] -> Encoding`` (a fresh, writable image; the
+    attention mask is a read-only memory-mapped row); ``pixel_values`` (array-like
+    ``[N, H, W]``, see :class:`PixelRows`), ``attention_mask`` ``[N, L]`` and
+    ``num_text_patches`` ``[N]`` for whole-split access; ``counts`` and ``manifest``."""
 
     def __init__(self, path: str | Path, from_cache: bool = True) -> None:
         self.path = Path(path)
         try:
             self.manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            if self.manifest.get("format") != CACHE_FORMAT:
+                raise ValueError(f"cache format {self.manifest.get('format')}, expected "
+                                 f"{CACHE_FORMAT}")
+            self.key = self.manifest["key"]
+            self._rows = _Rows(self.path, self.manifest["arrays"])
+            ov = self.manifest["arrays"].get("overflow")
+            self._overflow = _Rows(self.path / "overflow", ov) if ov else None
+            if self._overflow is not None:
+                self._ov_offsets = np.load(self.path / "overflow.offsets.npy")
+                self._has_ov = np.load(self.path / "has_overflow.npy")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise PixelBenchError(f"broken cache entry {self.path}: {exc}; remove it with "
-                                  "`pixel-bench cache clear`") from None
-        self.key = self.manifest["key"]
+                                  f"`pixel-bench cache clear {self.path.name[:12]}`") from None
         self.from_cache = from_cache
-        self._rows = _Rows(self.path, self.manifest["arrays"])
-        ov = self.manifest["arrays"].get("overflow")
-        self._overflow = _Rows(self.path / "overflow", ov) if ov else None
-        if self._overflow is not None:
-            self._ov_offsets = np.load(self.path / "overflow.offsets.npy")
-            self._has_ov = np.load(self.path / "has_overflow.npy")
 
     def __len__(self) -> int:
         return self._rows.n
 
     def __getitem__(self, i: int) -> Encoding:  # type: ignore[override]
-        if isinstance(i, slice):
+        if not isinstance(i, (int, np.integer)):
             raise TypeError("RenderedSplit takes integer indices; use .pixel_values[a:b] for "
                             "a batch of images")
         n = len(self)
@@ -218,8 +317,8 @@ class RenderedSplit(Sequence[Encoding]):
             yield self[i]
 
     @property
-    def pixel_values(self) -> np.ndarray:
-        return self._rows.pixel_values
+    def pixel_values(self) -> PixelRows:
+        return self._rows.pixels
 
     @property
     def attention_mask(self) -> np.ndarray | None:
@@ -243,73 +342,46 @@ class RenderedSplit(Sequence[Encoding]):
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(renderer_name: str, config: RendererConfig, tmp: str, has_mask: bool) -> None:
+def _worker_init(renderer_name: str, config: RendererConfig) -> None:
     from .registry import RENDERERS
 
     _WORKER.clear()
     _WORKER["renderer"] = RENDERERS.get(renderer_name)(config)
-    _WORKER["tmp"] = Path(tmp)
-    _WORKER["has_mask"] = has_mask
-
-
-def _worker_arrays() -> tuple[np.ndarray, np.ndarray | None]:
-    if "pixels" not in _WORKER:  # opened lazily: the files exist once the parent allocated them
-        tmp = _WORKER["tmp"]
-        _WORKER["pixels"] = np.load(tmp / "pixel_values.npy", mmap_mode="r+")
-        _WORKER["mask"] = (np.load(tmp / "attention_mask.npy", mmap_mode="r+")
-                           if _WORKER["has_mask"] else None)
-    return _WORKER["pixels"], _WORKER["mask"]
 
 
 def _render_chunk(task: tuple[int, list[Input], dict[str, Any]]) -> list[dict[str, Any]]:
     start, items, kwargs = task
-    return _render_into(_WORKER["renderer"], start, items, kwargs, *_worker_arrays())
+    return _render_records(_WORKER["renderer"], start, items, kwargs)
 
 
-def _render_into(renderer: TextRenderer, start: int, items: Sequence[Input],
-                 kwargs: Mapping[str, Any], pixels: np.ndarray,
-                 mask: np.ndarray | None) -> list[dict[str, Any]]:
-    """Render ``items`` as rows ``start...``: pixels and masks go to the arrays, the rest is
-    returned as small per-example records."""
+def _render_records(renderer: TextRenderer, start: int, items: Sequence[Input],
+                    kwargs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Render ``items`` (rows ``start...``) into compact per-example records."""
     records = []
     for j, item in enumerate(items):
-        row = start + j
         try:
             enc = renderer(item, **kwargs)
         except PixelBenchError as exc:
-            raise DataError(f"example #{row}: {exc}") from None
-        _store_row(pixels, mask, row, enc)
+            raise DataError(f"example #{start + j}: {exc}") from None
         rec = _record(enc)
         if enc.overflowing_patches is not None:
-            rec["overflow"] = [(_pixels_of(o), _mask_of(o), _record(o))
-                               for o in enc.overflowing_patches]
+            rec["overflow"] = [_record(o) for o in enc.overflowing_patches]
         records.append(rec)
     return records
 
 
-def _pixels_of(enc: Encoding) -> np.ndarray:
-    return np.asarray(enc.pixel_values, dtype=np.uint8)
-
-
-def _mask_of(enc: Encoding) -> np.ndarray | None:
-    return None if enc.attention_mask is None else np.asarray(enc.attention_mask)
-
-
-def _store_row(pixels: np.ndarray, mask: np.ndarray | None, row: int, enc: Encoding) -> None:
-    pv = _pixels_of(enc)
-    if pv.shape != pixels.shape[1:]:
-        raise DataError(f"example #{row}: rendered image has shape {pv.shape}, the split's first "
-                        f"example had {pixels.shape[1:]} (renderers must give fixed-size strips)")
-    pixels[row] = pv
-    if mask is not None:
-        m = _mask_of(enc)
-        if m is None or m.shape != mask.shape[1:]:
-            raise DataError(f"example #{row}: attention_mask missing or of another shape")
-        mask[row] = m
-
-
 def _record(enc: Encoding) -> dict[str, Any]:
+    pv = np.asarray(enc.pixel_values, dtype=np.uint8)
+    if pv.ndim not in (2, 3):
+        raise DataError(f"renderer returned an image of shape {pv.shape}; expected [H, W] or "
+                        "[H, W, 3]")
+    hint = (int(enc.num_text_patches) + 1) * pv.shape[0]  # end of the EOS patch
+    crop, bg = crop_image(pv, hint)
     return {
+        "shape": pv.shape,
+        "crop": np.ascontiguousarray(crop),
+        "background": bg,
+        "mask": None if enc.attention_mask is None else np.asarray(enc.attention_mask),
         "num_text_patches": int(enc.num_text_patches),
         "truncated": bool(enc.truncated),
         "num_dropped_words": int(enc.num_dropped_words),
@@ -327,55 +399,93 @@ SCALARS = {"num_text_patches": np.int32, "truncated": np.bool_, "num_dropped_wor
            "unknown_glyphs": np.int32}
 
 
-def _write_level(directory: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Write the per-row metadata of one level; return its index for the manifest."""
-    directory.mkdir(parents=True, exist_ok=True)
-    index: dict[str, Any] = {"rows": len(records), "scalars": list(SCALARS), "ragged": [],
-                             "optional": []}
-    for name, dtype in SCALARS.items():
-        np.save(directory / f"{name}.npy", np.asarray([r[name] for r in records], dtype=dtype))
+class _LevelWriter:
+    """Streams the images and masks of one level to disk in order; keeps the small metadata."""
 
-    def ragged(name: str, rows: list[np.ndarray], dtype: Any) -> None:
-        lengths = [len(r) for r in rows]
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        values = (np.concatenate([np.asarray(r, dtype=dtype).reshape(-1) for r in rows])
-                  if rows and offsets[-1] else np.zeros(0, dtype=dtype))
-        np.save(directory / f"{name}.values.npy", values)
-        np.save(directory / f"{name}.offsets.npy", offsets)
-        index["ragged"].append(name)
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.pixels = open(directory / "pixels.bin", "wb")
+        self.masks = open(directory / "attention_mask.bin", "wb")
+        self.shape: tuple[int, ...] | None = None
+        self.mask_info: tuple[tuple[int, ...], np.dtype] | None = None
+        self.records: list[dict[str, Any]] = []
+        self.widths: list[int] = []
+        self.backgrounds: list[np.ndarray] = []
 
-    ragged("sep_patches", [r["sep_patches"] for r in records], np.int64)
-    for name in ("word_starts", "offset_mapping"):
-        present = np.asarray([r[name] is not None for r in records], dtype=bool)
-        if present.any():
-            rows = [np.asarray(r[name] if r[name] is not None else [], dtype=np.int64).reshape(-1)
-                    for r in records]
-            ragged(name, rows, np.int64)
-            np.save(directory / f"has_{name}.npy", present)
-            index["optional"].append(name)
-    extra_names = sorted({k for r in records for k in r["extras"]})
-    index["extra_shapes"] = {}
-    for name in extra_names:
-        missing = [i for i, r in enumerate(records) if name not in r["extras"]]
-        if missing:
-            raise DataError(f"renderer extra {name!r} is missing for example #{missing[0]}")
-        arrays = [r["extras"][name] for r in records]
-        dtypes = {a.dtype for a in arrays}
-        if len(dtypes) > 1:
-            raise DataError(f"renderer extra {name!r} changes dtype between examples: {dtypes}")
-        ragged(f"extras.{name}", [a.reshape(-1) for a in arrays], arrays[0].dtype)
-        index["extra_shapes"][name] = [list(a.shape) for a in arrays]
-    return index
+    def add(self, rec: dict[str, Any]) -> None:
+        row = len(self.records)
+        if self.shape is None:
+            self.shape = tuple(rec["shape"])
+            if rec["mask"] is not None:
+                self.mask_info = (rec["mask"].shape, rec["mask"].dtype)
+        if tuple(rec["shape"]) != self.shape:
+            raise DataError(f"example #{row}: rendered image has shape {tuple(rec['shape'])}, "
+                            f"the first had {self.shape} (renderers give fixed-size strips)")
+        mask = rec.pop("mask")
+        if (mask is None) != (self.mask_info is None) or (
+                mask is not None and (mask.shape, mask.dtype) != self.mask_info):
+            raise DataError(f"example #{row}: attention_mask missing or of another shape/dtype "
+                            "than the first example's")
+        crop = rec.pop("crop")
+        self.pixels.write(memoryview(crop).cast("B") if crop.size else b"")
+        if mask is not None:
+            self.masks.write(np.ascontiguousarray(mask).tobytes())
+        self.widths.append(crop.shape[1])
+        self.backgrounds.append(rec.pop("background"))
+        self.records.append(rec)
 
+    def finish(self, empty_shape: tuple[int, ...]) -> dict[str, Any]:
+        """Close the streams, write the metadata arrays; return the level's manifest index."""
+        self.pixels.close()
+        self.masks.close()
+        shape = self.shape or empty_shape
+        records, directory = self.records, self.dir
+        np.save(directory / "pixels.width.npy", np.asarray(self.widths, dtype=np.int32))
+        bg_shape = (len(records), shape[0], *shape[2:])
+        np.save(directory / "pixels.background.npy",
+                np.asarray(self.backgrounds, dtype=np.uint8).reshape(bg_shape))
+        index: dict[str, Any] = {
+            "rows": len(records), "pixel_shape": list(shape), "scalars": list(SCALARS),
+            "ragged": [], "optional": [],
+            "attention_mask": None if self.mask_info is None else {
+                "shape": list(self.mask_info[0]), "dtype": self.mask_info[1].str},
+        }
+        for name, dtype in SCALARS.items():
+            np.save(directory / f"{name}.npy", np.asarray([r[name] for r in records],
+                                                           dtype=dtype))
 
-@dataclass
-class _Fill:
-    key: str
-    tmp: Path
-    n: int
-    shape: tuple[int, ...]
-    mask_len: int | None
+        def ragged(name: str, rows: list[np.ndarray], dtype: Any) -> None:
+            offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+            np.cumsum([len(r) for r in rows], out=offsets[1:])
+            values = (np.concatenate([np.asarray(r, dtype=dtype).reshape(-1) for r in rows])
+                      if rows and offsets[-1] else np.zeros(0, dtype=dtype))
+            np.save(directory / f"{name}.values.npy", values)
+            np.save(directory / f"{name}.offsets.npy", offsets)
+            index["ragged"].append(name)
+
+        ragged("sep_patches", [r["sep_patches"] for r in records], np.int64)
+        for name in ("word_starts", "offset_mapping"):
+            present = np.asarray([r[name] is not None for r in records], dtype=bool)
+            if present.any():
+                rows = [np.asarray(r[name] if r[name] is not None else [],
+                                   dtype=np.int64).reshape(-1) for r in records]
+                ragged(name, rows, np.int64)
+                np.save(directory / f"has_{name}.npy", present)
+                index["optional"].append(name)
+        index["extra_shapes"] = {}
+        for name in sorted({k for r in records for k in r["extras"]}):
+            missing = [i for i, r in enumerate(records) if name not in r["extras"]]
+            if missing:
+                raise DataError(f"renderer extra {name!r} is missing for example #{missing[0]}")
+            arrays = [r["extras"][name] for r in records]
+            dtypes = {a.dtype for a in arrays}
+            if len(dtypes) > 1:
+                raise DataError(f"renderer extra {name!r} changes dtype between examples: "
+                                f"{dtypes}")
+            ragged(f"extras.{name}", [a.reshape(-1) for a in arrays], arrays[0].dtype)
+            index["extra_shapes"][name] = [list(a.shape) for a in arrays]
+        return index
 
 
 class RenderCache:
@@ -519,51 +629,57 @@ class RenderCache:
         t0 = time.perf_counter()
         tmp.mkdir(parents=True)
         n = len(inputs)
-        # The first example fixes the row shape (and proves the settings render at all).
-        probe = renderer(inputs[0], **render_kwargs) if n else renderer("", **render_kwargs)
-        shape = _pixels_of(probe).shape
-        pixels = np.lib.format.open_memmap(tmp / "pixel_values.npy", mode="w+", dtype=np.uint8,
-                                           shape=(n, *shape))
-        probe_mask = _mask_of(probe)
-        mask = (np.lib.format.open_memmap(tmp / "attention_mask.npy", mode="w+",
-                                          dtype=probe_mask.dtype, shape=(n, *probe_mask.shape))
-                if probe_mask is not None else None)
         workers = max(1, min(int(num_workers), n))
         chunk = chunk_size or max(1, min(256, math.ceil(n / (workers * 8)) if n else 1))
+        top = _LevelWriter(tmp)
+        overflow: _LevelWriter | None = None
+        ov_counts: list[int] = []
+        has_ov: list[bool] = []
+        stats = {"truncated": 0, "dropped_words": 0, "unknown_glyphs": 0,
+                 "examples_with_unknown_glyphs": 0}
+
+        def consume(recs: list[dict[str, Any]]) -> None:
+            nonlocal overflow
+            for rec in recs:
+                windows = rec.pop("overflow", None)
+                top.add(rec)
+                stats["truncated"] += rec["truncated"]
+                stats["dropped_words"] += rec["num_dropped_words"]
+                stats["unknown_glyphs"] += rec["unknown_glyphs"]
+                stats["examples_with_unknown_glyphs"] += rec["unknown_glyphs"] > 0
+                has_ov.append(windows is not None)
+                ov_counts.append(len(windows or ()))
+                if windows:
+                    overflow = overflow or _LevelWriter(tmp / "overflow")
+                    for w in windows:
+                        overflow.add(w)
+
         t1 = time.perf_counter()
-        records: list[dict[str, Any]] = []
         if n and workers == 1:
             for start in range(0, n, chunk):
-                records += _render_into(renderer, start, inputs[start:start + chunk],
-                                        render_kwargs, pixels, mask)
+                consume(_render_records(renderer, start, inputs[start:start + chunk],
+                                        render_kwargs))
         elif n:
-            pixels.flush()
-            if mask is not None:
-                mask.flush()
             ctx = multiprocessing.get_context(mp_context)
             tasks = ((s, list(inputs[s:s + chunk]), render_kwargs) for s in range(0, n, chunk))
             with ctx.Pool(workers, initializer=_worker_init,
-                          initargs=(renderer_name, renderer.config, str(tmp),
-                                    mask is not None)) as pool:
+                          initargs=(renderer_name, renderer.config)) as pool:
                 for recs in pool.imap(_render_chunk, tasks):
-                    records += recs
+                    consume(recs)
         t2 = time.perf_counter()
-        del pixels, mask  # flush and unmap before the directory moves
-        arrays = _write_level(tmp, records)
-        ov_records = [o for r in records for o in r.get("overflow", [])]
-        counts = {
-            "examples": n,
-            "truncated": sum(r["truncated"] for r in records),
-            "dropped_words": sum(r["num_dropped_words"] for r in records),
-            "unknown_glyphs": sum(r["unknown_glyphs"] for r in records),
-            "examples_with_unknown_glyphs": sum(r["unknown_glyphs"] > 0 for r in records),
-            "overflow_windows": len(ov_records),
-        }
-        if any("overflow" in r for r in records):
-            self._write_overflow(tmp, records, ov_records)
-            arrays["overflow"] = _write_level(tmp / "overflow", [o[2] for o in ov_records])
-            arrays["overflow"]["attention_mask"] = ov_records and ov_records[0][1] is not None
-        arrays["attention_mask"] = probe_mask is not None
+        empty_shape = ((renderer.pixels_per_patch, renderer.max_pixels_len, 3)
+                       if renderer.config.rgb else (renderer.pixels_per_patch,
+                                                    renderer.max_pixels_len))
+        arrays = top.finish(empty_shape)
+        if any(has_ov):
+            overflow = overflow or _LevelWriter(tmp / "overflow")
+            arrays["overflow"] = overflow.finish(tuple(arrays["pixel_shape"]))
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(ov_counts, out=offsets[1:])
+            np.save(tmp / "overflow.offsets.npy", offsets)
+            np.save(tmp / "has_overflow.npy", np.asarray(has_ov, dtype=bool))
+        elif overflow is not None:
+            overflow.finish(tuple(arrays["pixel_shape"]))
         t3 = time.perf_counter()
         config = renderer.config
         manifest = {
@@ -577,8 +693,9 @@ class RenderCache:
             "libraries": library_versions(renderer_name),
             "render_kwargs": render_kwargs,
             "data_fingerprint": data_fp,
-            "counts": counts,
-            "pixel_shape": list(shape),
+            "counts": {"examples": n, **stats, "overflow_windows": int(sum(ov_counts))},
+            "pixel_shape": arrays["pixel_shape"],
+            "stored_bytes": _dir_size(tmp),
             "timings": {"setup_s": round(t1 - t0, 4), "render_s": round(t2 - t1, 4),
                         "write_s": round(t3 - t2, 4), "num_workers": workers,
                         "chunk_size": chunk,
@@ -589,24 +706,6 @@ class RenderCache:
         # The manifest is written last: a directory without one is never read as an entry.
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n",
                                     encoding="utf-8")
-
-    @staticmethod
-    def _write_overflow(tmp: Path, records: list[dict[str, Any]],
-                        ov_records: list[tuple[np.ndarray, np.ndarray | None, dict]]) -> None:
-        (tmp / "overflow").mkdir()
-        counts = [len(r.get("overflow", [])) for r in records]
-        offsets = np.zeros(len(records) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        np.save(tmp / "overflow.offsets.npy", offsets)
-        np.save(tmp / "has_overflow.npy", np.asarray(["overflow" in r for r in records]))
-        if ov_records:
-            np.save(tmp / "overflow" / "pixel_values.npy", np.stack([o[0] for o in ov_records]))
-            if ov_records[0][1] is not None:
-                np.save(tmp / "overflow" / "attention_mask.npy",
-                        np.stack([o[1] for o in ov_records]))
-        else:  # no windows at all: keep the files so the reader needs no special case
-            pv = np.zeros((0, 1), dtype=np.uint8)
-            np.save(tmp / "overflow" / "pixel_values.npy", pv)
 
 
 def _json_default(obj: Any) -> Any:

@@ -53,10 +53,17 @@ def test_miss_then_hit_and_identical_to_direct_rendering(cache, config):
     assert not first.from_cache and len(first) == 4
     second = cache.get_or_render("pygame", config, inputs)
     assert second.from_cache and second.key == first.key
-    assert isinstance(second.pixel_values, np.memmap) and second.pixel_values.shape == (4, 16, 8464)
+    assert second.pixel_values.shape == (4, 16, 8464)
     renderer = RENDERERS.get("pygame")(config)
-    for i, item in enumerate(inputs):
-        assert_same(second[i], renderer(item))
+    direct = [renderer(item) for item in inputs]
+    for i, enc in enumerate(direct):
+        assert_same(second[i], enc)
+    batch = second.pixel_values[1:3]
+    assert batch.shape == (2, 16, 8464) and batch.dtype == np.uint8
+    assert np.array_equal(batch, np.stack([direct[1].pixel_values, direct[2].pixel_values]))
+    assert np.array_equal(np.asarray(second.pixel_values)[3], direct[3].pixel_values)
+    # images are stored cropped after their last non-white column: far below N x 16 x 8464
+    assert second.manifest["stored_bytes"] < 4 * 16 * 8464 / 4
     assert second[-1].num_text_patches == second[3].num_text_patches
     with pytest.raises(IndexError):
         second[4]
@@ -125,7 +132,7 @@ def test_info_and_clear(cache, config):
     split = cache.get_or_render("pygame", config, SENTENCES[:2])
     info = cache.info()
     assert [e["key"] for e in info["entries"]] == [split.key]
-    assert info["size_bytes"] >= 2 * 16 * 8464 and info["entries"][0]["renderer"] == "pygame"
+    assert info["size_bytes"] > 0 and info["entries"][0]["renderer"] == "pygame"
     result = cache.clear()
     assert result["removed"] == [split.key] and result["freed_bytes"] > 0
     assert cache.info()["entries"] == []
@@ -194,11 +201,11 @@ FILL = textwrap.dedent("""
     import pixel_bench.cache as cache_mod
     from pixel_bench.render import RendererConfig
     if os.environ.get("SLOW_FILL"):
-        inner = cache_mod._render_into
+        inner = cache_mod._render_records
         def slow(*args, **kwargs):
             time.sleep(0.05)
             return inner(*args, **kwargs)
-        cache_mod._render_into = slow
+        cache_mod._render_records = slow
     inputs = [f"Sentence number {i}: the quick brown fox." for i in range(int(sys.argv[3]))]
     split = cache_mod.RenderCache(sys.argv[1]).get_or_render(
         "pygame", RendererConfig(font_file=sys.argv[2]), inputs, chunk_size=1)
@@ -233,7 +240,7 @@ def test_killed_fill_leaves_no_half_entry(tmp_path, noto):
     root = tmp_path / "rendered"
     proc = _spawn(root, noto, 400, SLOW_FILL="1")  # ~20 s if left alone
     deadline = time.time() + 30
-    while time.time() < deadline and not list(root.glob(".tmp-*/pixel_values.npy")):
+    while time.time() < deadline and not list(root.glob(".tmp-*/pixels.bin")):
         time.sleep(0.05)
     time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
@@ -244,3 +251,20 @@ def test_killed_fill_leaves_no_half_entry(tmp_path, noto):
     split = cache.get_or_render("pygame", RendererConfig(font_file=str(noto)), inputs)
     assert not split.from_cache and len(split) == 400
     assert cache.info()["partial"] == []  # the killed fill's leftovers were removed
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.full((16, 64), 255, np.uint8),                       # blank: nothing stored
+    lambda: np.pad(np.zeros((16, 16), np.uint8), ((0, 0), (48, 0)), constant_values=255),
+    lambda: np.random.default_rng(0).integers(0, 256, (8, 40), dtype=np.uint8),
+    lambda: np.concatenate([np.random.default_rng(1).integers(0, 256, (16, 20, 3), np.uint8),
+                            np.full((16, 44, 3), 7, np.uint8)], axis=1),  # rgb, odd background
+])
+@pytest.mark.parametrize("hint", [None, 16, 32, 1000])
+def test_crop_restore_is_exact(make, hint):
+    from pixel_bench.cache import crop_image, restore_image
+
+    img = make()
+    crop, bg = crop_image(img, hint)
+    assert crop.shape[1] <= img.shape[1]
+    assert np.array_equal(restore_image(np.ascontiguousarray(crop), bg, img.shape[1]), img)

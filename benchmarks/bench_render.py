@@ -1,0 +1,162 @@
+"""Rendering throughput on real text: one process, a 2-worker cache fill, and cached reads.
+
+    .venv/bin/python benchmarks/bench_render.py --n 3000 [--renderers pangocairo pygame binary]
+
+For every renderer (default settings, see ``pixel_bench.render.defaults``) it measures, on
+Wikipedia sentences of ~130 characters from ``shared/data/wikipedia_en_sample``:
+
+* ``direct``: ``renderer(text)`` in a loop, one process;
+* ``fill 1w`` / ``fill 2w``: ``RenderCache.get_or_render`` on a miss with 1 and 2 workers
+  (rendering + writing the memory-mapped entry);
+* ``read``: a cache hit (open) followed by ``split[i]`` for every example (Encoding views on the
+  memory map), and ``read+copy``: the same plus copying each image out (what a collator does);
+
+and checks that every path gives identical examples (sha1 over pixels and metadata). It prints a
+Markdown table (append it to BENCHMARKS.md). The machine is shared: the load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pixel_bench.paths import shared_dir  # noqa: E402
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+
+
+def wikipedia_sentences(n: int, min_len: int = 100, max_len: int = 160) -> list[str]:
+    """The first ``n`` body sentences of ``min_len..max_len`` characters (mean ~130)."""
+    shared = shared_dir()
+    if shared is None:
+        sys.exit("shared/ folder not found (set PIXEL_BENCH_SHARED)")
+    files = sorted((shared / "data/wikipedia_en_sample/text/AA").glob("wiki_*.gz"))
+    out: list[str] = []
+    for path in files:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            title_next = False
+            for line in fh:
+                line = line.strip()
+                if line.startswith("<doc"):
+                    title_next = True
+                    continue
+                if title_next or not line or line.startswith("</doc"):
+                    title_next = False
+                    continue
+                for sent in SENTENCE_END.split(line):
+                    if min_len <= len(sent) <= max_len:
+                        out.append(sent)
+                        if len(out) == n:
+                            return out
+    return out
+
+
+def example_digest(enc) -> str:
+    h = hashlib.sha1(np.ascontiguousarray(enc.pixel_values).tobytes())
+    h.update(repr((int(enc.num_text_patches), [int(s) for s in enc.sep_patches],
+                   bool(enc.truncated), int(enc.unknown_glyphs))).encode())
+    if enc.attention_mask is not None:
+        h.update(np.asarray(enc.attention_mask, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def bench_renderer(name: str, texts: list[str], workers: int) -> dict:
+    from pixel_bench.cache import RenderCache
+    from pixel_bench.registry import RENDERERS
+    from pixel_bench.render.defaults import default_config
+
+    config = default_config(name)
+    renderer = RENDERERS.get(name)(config)
+    for t in texts[:20]:  # warm-up: font loading, glyph caches
+        renderer(t)
+    n = len(texts)
+    res: dict = {"renderer": name, "n": n}
+
+    t0 = time.perf_counter()
+    digests = [example_digest(renderer(t)) for t in texts]
+    res["direct"] = n / (time.perf_counter() - t0)
+    # the digest costs a little; time the bare loop too
+    t0 = time.perf_counter()
+    for t in texts:
+        renderer(t)
+    res["direct_bare"] = n / (time.perf_counter() - t0)
+
+    same = True
+    for w in (1, workers):
+        with tempfile.TemporaryDirectory(prefix="bench-cache-") as root:
+            cache = RenderCache(root)
+            t0 = time.perf_counter()
+            split = cache.get_or_render(name, config, texts, num_workers=w)
+            res[f"fill_{w}w"] = n / (time.perf_counter() - t0)
+            res[f"render_{w}w"] = split.manifest["timings"]["examples_per_s"]
+            same &= [example_digest(split[i]) for i in range(n)] == digests
+            if w == 1:
+                t0 = time.perf_counter()
+                hit = cache.get_or_render(name, config, texts)
+                for i in range(n):
+                    hit[i]
+                res["read"] = n / (time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                hit = cache.get_or_render(name, config, texts)
+                for i in range(n):
+                    np.array(hit[i].pixel_values)
+                res["read_copy"] = n / (time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                for start in range(0, n, 32):
+                    np.array(hit.pixel_values[start:start + 32])
+                res["batch_copy"] = n / (time.perf_counter() - t0)
+                assert hit.from_cache
+                del hit
+            del split
+    res["identical"] = same
+    return res
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=3000, help="sentences per renderer")
+    parser.add_argument("--renderers", nargs="+", default=["pangocairo", "pygame", "binary"])
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    texts = wikipedia_sentences(args.n)
+    mean_len = sum(map(len, texts)) / len(texts)
+    load_before = os.getloadavg()
+    rows = []
+    for name in args.renderers:
+        try:
+            rows.append(bench_renderer(name, texts, args.workers))
+        except Exception as exc:  # noqa: BLE001 - report and go on with the next renderer
+            print(f"{name}: skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+            continue
+        r = rows[-1]
+        print(f"{name}: direct {r['direct_bare']:.0f}/s, fill 1w {r['fill_1w']:.0f}/s, "
+              f"fill {args.workers}w {r[f'fill_{args.workers}w']:.0f}/s, read "
+              f"{r['read']:.0f}/s, identical={r['identical']}", file=sys.stderr, flush=True)
+    load_after = os.getloadavg()
+    w = args.workers
+    print(f"\n{len(texts)} Wikipedia sentences, mean {mean_len:.0f} chars; {os.cpu_count()} CPUs; "
+          f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)\n")
+    print(f"| renderer | direct 1 proc (/s) | cache fill 1 worker (/s) | cache fill {w} workers "
+          f"(/s) | {w}w / 1w | cached read, views (/s) | cached read + copy (/s) | read / direct "
+          "| identical |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['renderer']} | {r['direct_bare']:,.0f} | {r['fill_1w']:,.0f} | "
+              f"{r[f'fill_{w}w']:,.0f} | {r[f'fill_{w}w'] / r['fill_1w']:.2f}x | "
+              f"{r['read']:,.0f} | {r['read_copy']:,.0f} | "
+              f"{r['read_copy'] / r['direct_bare']:.0f}x | {'yes' if r['identical'] else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main()
