@@ -18,7 +18,6 @@ of the same layout for tests and CPU smoke runs.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 

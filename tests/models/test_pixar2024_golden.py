@@ -93,3 +93,24 @@ def test_backbone_into_classifier_and_generation(golden: Path) -> None:
     assert set(image.unique().tolist()) <= {0.0, 1.0}
     gray, _ = lm.generate(binary, ntp, 1, mode="gray", temperature=0.1)
     assert gray.min() >= 0 and gray.max() <= 1
+
+
+def test_adapter_features_from_the_binary_renderer_match_golden_inputs(golden: Path) -> None:
+    """End to end: render the golden texts with the adapter's renderer settings (L = 40) and
+    compare the adapter's features with the TGraph inputs stored in the fixture."""
+    import importlib.util
+
+    if importlib.util.find_spec("pixel_bench.render.binary") is None:
+        pytest.skip("pixel_bench/render/binary.py (the binary renderer) is not in this checkout")
+    from pixel_bench.modeling.adapter import TaskKind
+    from pixel_bench.registry import MODELS, RENDERERS
+
+    d = np.load(golden / "models" / "pixar2024-tiny" / "cases.npz")
+    adapter = MODELS.get("pixar2024-tiny")
+    name, cfg = adapter.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION, max_seq_length=40)
+    renderer = RENDERERS.get(name)(cfg)
+    feats = [adapter.features(renderer(str(t))) for t in d["inputs/texts"]]
+    batch = adapter.collate(feats)
+    np.testing.assert_array_equal(batch["pixel_values"].numpy(),
+                                  d["inputs/binary"].astype(np.float32))
+    np.testing.assert_array_equal(batch["attention_mask"].numpy(), d["inputs/attention_mask"])
