@@ -335,3 +335,24 @@ def test_pixelgpt_text_mode_qa_and_tokens() -> None:
     tok = adapter.collate([adapter.text_features(["John", "Smith"], word_labels=[1, 2])])
     assert (tok["labels"] != -100).sum() == 2
     assert adapter.build(TOK)(**tok).logits.shape[-1] == 4
+
+
+def test_regression_head_and_pair_index_fix() -> None:
+    from pixel_bench.modeling.pixelgpt import pooled_index
+
+    adapter = MODELS.get("pixelgpt-tiny").with_options()
+    adapter.crop_patches = 16
+    head = HeadSpec(TaskKind.SEQUENCE_CLASSIFICATION, num_labels=1, problem_type="regression")
+    feats = [adapter.features(_grey_encoding(n)) for n in (3, 7)]
+    for f, y in zip(feats, (0.5, 4.2)):
+        f["labels"] = np.asarray(y, dtype=np.float32)
+    batch = adapter.collate(feats)
+    out = adapter.build(head)(**batch)
+    assert out.logits.shape == (2, 1)
+    torch.testing.assert_close(out.loss, ((out.logits[:, 0] - batch["labels"]) ** 2).mean())
+    ids = torch.tensor([[1, 5, 2, 2], [1, 5, 6, 7]])
+    faithful = pooled_index(input_ids=ids, attention_mask=None, n_patch_positions=16,
+                            pad_token_id=2)
+    fixed = pooled_index(input_ids=ids, attention_mask=None, n_patch_positions=16,
+                         pad_token_id=2, fix_unpadded_pair=True)
+    assert faithful.tolist() == [17, 15] and fixed.tolist() == [17, 19]
