@@ -241,6 +241,7 @@ class _Rows:
         self.present = {k: np.load(directory / f"has_{k}.npy") for k in index.get("optional", [])}
         self.extra_shapes = {k: [tuple(s) for s in v] for k, v in index.get("extra_shapes",
                                                                             {}).items()}
+        self.cropped_extras = set(index.get("cropped_extras", []))
 
     def encoding(self, i: int, overflow: list[Encoding] | None = None) -> Encoding:
         sc = self.scalars
@@ -252,8 +253,17 @@ class _Rows:
 
         word_starts = opt("word_starts")
         offsets = opt("offset_mapping")
-        extras = {name: np.array(self.ragged[f"extras.{name}"][i]).reshape(shapes[i])
-                  for name, shapes in self.extra_shapes.items()}
+        extras = {}
+        for name, shapes in self.extra_shapes.items():
+            values = self.ragged[f"extras.{name}"][i]
+            if name in self.cropped_extras:  # image-like extra stored cropped on its last axis
+                shape = shapes[i]
+                rows = int(np.prod(shape[:-1], dtype=np.int64))
+                bg = self.ragged[f"extras.{name}.background"][i]
+                extras[name] = restore_image(values.reshape(rows, -1) if rows else values,
+                                             bg, shape[-1]).reshape(shape)
+            else:
+                extras[name] = np.array(values).reshape(shapes[i])
         return Encoding(
             pixel_values=self.pixels.image(i),
             num_text_patches=int(sc["num_text_patches"][i]),
@@ -391,8 +401,20 @@ def _record(enc: Encoding) -> dict[str, Any]:
         "offset_mapping": (None if enc.offset_mapping is None else
                            np.asarray([tuple(p) for p in enc.offset_mapping],
                                       dtype=np.int64).reshape(-1, 2)),
-        "extras": {k: np.asarray(v) for k, v in (enc.extras or {}).items()},
+        "extras": {k: _extra(np.asarray(v)) for k, v in (enc.extras or {}).items()},
     }
+
+
+#: extras at least this large with >= 2 dims (e.g. PIXAR's binarised strip) are stored cropped
+CROP_EXTRAS_FROM = 4096
+
+
+def _extra(arr: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Image-like extras are cropped along their last axis like the pixels; others kept."""
+    if arr.ndim < 2 or arr.size < CROP_EXTRAS_FROM:
+        return arr
+    crop, bg = crop_image(arr.reshape(-1, arr.shape[-1]))
+    return np.ascontiguousarray(crop), bg, arr.shape
 
 
 SCALARS = {"num_text_patches": np.int32, "truncated": np.bool_, "num_dropped_words": np.int32,
@@ -474,17 +496,28 @@ class _LevelWriter:
                 np.save(directory / f"has_{name}.npy", present)
                 index["optional"].append(name)
         index["extra_shapes"] = {}
+        index["cropped_extras"] = []
         for name in sorted({k for r in records for k in r["extras"]}):
             missing = [i for i, r in enumerate(records) if name not in r["extras"]]
             if missing:
                 raise DataError(f"renderer extra {name!r} is missing for example #{missing[0]}")
-            arrays = [r["extras"][name] for r in records]
+            values = [r["extras"][name] for r in records]
+            cropped = [isinstance(v, tuple) for v in values]
+            if any(cropped) and not all(cropped):
+                raise DataError(f"renderer extra {name!r} changes shape class between examples")
+            arrays = [v[0] if isinstance(v, tuple) else v for v in values]
             dtypes = {a.dtype for a in arrays}
             if len(dtypes) > 1:
                 raise DataError(f"renderer extra {name!r} changes dtype between examples: "
                                 f"{dtypes}")
             ragged(f"extras.{name}", [a.reshape(-1) for a in arrays], arrays[0].dtype)
-            index["extra_shapes"][name] = [list(a.shape) for a in arrays]
+            if all(cropped) and values:
+                ragged(f"extras.{name}.background", [v[1].reshape(-1) for v in values],
+                       arrays[0].dtype)
+                index["cropped_extras"].append(name)
+                index["extra_shapes"][name] = [list(v[2]) for v in values]
+            else:
+                index["extra_shapes"][name] = [list(a.shape) for a in arrays]
         return index
 
 

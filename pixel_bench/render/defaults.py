@@ -39,6 +39,14 @@ def default_config(renderer_name: str, **overrides: Any) -> RendererConfig:
     A plug-in renderer can provide its own defaults with a ``default_config()`` classmethod.
     """
     values = {k: v for k, v in overrides.items() if v is not None}
+    if renderer_name == "binary":
+        try:  # the binary renderer's own preset, when its module is installed
+            from .binary import binary_layout
+        except ImportError:
+            pass
+        else:
+            font = values.pop("font_file", None)
+            return binary_layout("pixar2024", font_file=font, **values)
     if renderer_name in DEFAULTS:
         settings = {**DEFAULTS[renderer_name], **values}
     else:

@@ -44,6 +44,22 @@ def test_png_words_pair_and_no_grid(tmp_path: Path):
     assert result.exit_code == 0 and "sep_patches" in result.output
 
 
+@pytest.mark.parametrize("name", ["pangocairo", "binary"])
+def test_png_other_renderers(name, tmp_path: Path):
+    from pixel_bench.errors import PixelBenchError
+    from pixel_bench.registry import RENDERERS
+
+    try:
+        RENDERERS.get(name)
+    except (ImportError, PixelBenchError) as exc:
+        pytest.skip(f"renderer {name!r} not available: {exc}")
+    out = tmp_path / f"{name}.png"
+    result = runner.invoke(app, ["render", "Hello world.", "--renderer", name,
+                                 "--max-seq-length", "24", "-o", str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert out.is_file() and "num_text_patches" in result.output
+
+
 @pytest.mark.parametrize("args, message", [
     (["render", "--renderer", "pygame", "-o", "x.png"], "give a TEXT"),
     (["render", "hi", "--renderer", "pygame", "-o", "x.jpg"], "PNG"),

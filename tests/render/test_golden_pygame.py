@@ -12,6 +12,7 @@ import pytest
 from pixel_bench.errors import ConfigError
 from pixel_bench.paths import shared_dir
 from pixel_bench.render import RENDERERS, RendererConfig
+from pixel_bench.render.golden import describe_mismatch, encoding_to_arrays, load_golden, render_case
 
 GOLDEN_FILE = "pygame_noto.npz"
 
@@ -35,47 +36,14 @@ def _input(case: dict):
     return tuple(case["input"]) if case["kind"] in ("pair", "qa") else case["input"]
 
 
-def encoding_arrays(enc) -> dict[str, np.ndarray]:
-    """The golden key scheme (README §3.2) for one Encoding, without the case prefix."""
-    out = {
-        "pixel_values": enc.pixel_values,
-        "num_text_patches": np.asarray(enc.num_text_patches, dtype=np.int64),
-        "sep_patches": np.asarray(enc.sep_patches, dtype=np.int64),
-        "attention_mask": enc.attention_mask,
-    }
-    if enc.word_starts is not None:
-        out["word_starts"] = np.asarray(enc.word_starts, dtype=np.int64)
-    return out
-
-
-def describe_mismatch(name: str, want: np.ndarray, got: np.ndarray) -> str | None:
-    """None when identical, else a message a person can act on."""
-    if got is None:
-        return f"{name}: missing from the rendering (golden has {want.dtype}{list(want.shape)})"
-    got = np.asarray(got)
-    if want.dtype != got.dtype or want.shape != got.shape:
-        return (f"{name}: dtype/shape differ: golden {want.dtype}{list(want.shape)}, "
-                f"got {got.dtype}{list(got.shape)}")
-    if np.array_equal(want, got):
-        return None
-    if want.ndim == 2 and name.endswith("pixel_values"):
-        diff = np.argwhere(want != got)
-        cols = diff[:, 1]
-        return (f"{name}: {len(diff)} pixels differ (max |diff| "
-                f"{int(np.abs(want.astype(int) - got.astype(int)).max())}), columns "
-                f"{cols.min()}..{cols.max()} = patches {cols.min() // want.shape[0]}.."
-                f"{cols.max() // want.shape[0]}")
-    if want.size <= 40:
-        return f"{name}: golden {want.tolist()}, got {got.tolist()}"
-    idx = np.flatnonzero(want.ravel() != got.ravel())
-    return (f"{name}: {len(idx)} of {want.size} entries differ, first at {idx[0]}: golden "
-            f"{want.ravel()[idx[0]]}, got {got.ravel()[idx[0]]}")
+def encoding_arrays(case_id: str, enc) -> dict[str, np.ndarray]:
+    """The golden key scheme for one Encoding, keyed by field (without the case prefix)."""
+    return {k.split("/", 1)[1]: v for k, v in encoding_to_arrays(case_id, enc).items()}
 
 
 @pytest.fixture(scope="module")
 def golden_npz(golden: Path):
-    with np.load(golden / "render" / GOLDEN_FILE) as data:
-        return {k: data[k] for k in data.files}
+    return load_golden(golden / "render" / GOLDEN_FILE)
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +56,14 @@ def renderer(fonts: Path):
 
 @pytest.fixture(scope="module")
 def rendered(renderer):
-    return {c["id"]: renderer(_input(c)) for c in RENDER_CASES}
+    return {c["id"]: render_case(renderer, c) for c in RENDER_CASES}
 
 
 @needs_shared
 @pytest.mark.parametrize("case_id", [c["id"] for c in RENDER_CASES])
 def test_fields_present(case_id, rendered, golden_npz):
-    want = sorted(k.split("/", 1)[1] for k in golden_npz if k.startswith(case_id + "/"))
-    got = sorted(encoding_arrays(rendered[case_id]))
+    want = sorted(golden_npz[case_id])
+    got = sorted(encoding_arrays(case_id, rendered[case_id]))
     assert got == want, f"{case_id}: golden has fields {want}, rendering gives {got}"
 
 
@@ -104,10 +72,11 @@ def test_fields_present(case_id, rendered, golden_npz):
 @pytest.mark.parametrize("case_id", [c["id"] for c in RENDER_CASES])
 def test_golden_field(case_id, field, rendered, golden_npz):
     key = f"{case_id}/{field}"
-    if key not in golden_npz:
-        assert field not in encoding_arrays(rendered[case_id]), f"{key}: not in golden"
+    got = encoding_arrays(case_id, rendered[case_id])
+    if field not in golden_npz[case_id]:
+        assert field not in got, f"{key}: produced but not in the golden file"
         return
-    problem = describe_mismatch(key, golden_npz[key], encoding_arrays(rendered[case_id]).get(field))
+    problem = describe_mismatch(key, golden_npz[case_id][field], got.get(field))
     assert problem is None, problem
 
 

@@ -149,7 +149,7 @@ class _FakeQA(TextRenderer):
         return "fake-qa-1"
 
     def _enc(self, n: int, windows: int | None) -> Encoding:
-        pv = np.full((4, 32), 255, np.uint8)
+        pv = np.full((4, 1100), 255, np.uint8)  # big enough for the cropped-extras path
         pv[:, :n] = 0
         return Encoding(
             pixel_values=pv, num_text_patches=n, sep_patches=[n, 8 * n],
@@ -268,3 +268,76 @@ def test_crop_restore_is_exact(make, hint):
     crop, bg = crop_image(img, hint)
     assert crop.shape[1] <= img.shape[1]
     assert np.array_equal(restore_image(np.ascontiguousarray(crop), bg, img.shape[1]), img)
+
+
+# -- PangoCairo: QA windows and offset mappings through the cache ------------------------------
+def _golden_cases(shared: Path) -> dict[str, dict]:
+    import json
+
+    cases = json.loads((shared / "golden/render/cases.json").read_text(encoding="utf-8"))
+    return {c["id"]: c for c in cases["cases"]}
+
+
+def test_pangocairo_qa_overflow_round_trip(cache, noto, shared):
+    pytest.importorskip("pangocffi", reason="the PangoCairo renderer needs pangocffi")
+    if "pangocairo" not in RENDERERS:
+        pytest.skip("pixel_bench.render.pangocairo not available")
+    cases = _golden_cases(shared)
+    qa = cases["qa_overflow"]
+    kwargs = qa["kwargs"]
+    inputs = [tuple(qa["input"]), tuple(cases["qa_fit"]["input"])]
+    config = RendererConfig(font_file=str(noto))
+    split = cache.get_or_render("pangocairo", config, inputs, render_kwargs=kwargs)
+    split = RenderedSplit(split.path)  # read back from disk
+    renderer = RENDERERS.get("pangocairo")(config)
+    for i, item in enumerate(inputs):
+        want, got = renderer(item, **kwargs), split[i]
+        assert_same(got, want)
+        assert got.offset_mapping == [tuple(p) for p in want.offset_mapping]
+        if want.overflowing_patches is None:  # qa_fit: the context fits, no window list
+            assert got.overflowing_patches is None
+            continue
+        assert len(got.overflowing_patches) == len(want.overflowing_patches)
+        for w, g in zip(want.overflowing_patches, got.overflowing_patches):
+            assert_same(g, w)
+            assert g.offset_mapping == [tuple(p) for p in w.offset_mapping]
+    assert split.counts["overflow_windows"] == len(
+        renderer(inputs[0], **kwargs).overflowing_patches) > 0
+
+
+def test_pangocairo_two_workers(cache, noto, shared):
+    pytest.importorskip("pangocffi", reason="the PangoCairo renderer needs pangocffi")
+    if "pangocairo" not in RENDERERS:
+        pytest.skip("pixel_bench.render.pangocairo not available")
+    cases = _golden_cases(shared)
+    inputs = [tuple(c["input"]) if c["kind"] == "pair" else c["input"]
+              for c in cases.values() if c["kind"] != "qa"]
+    config = RendererConfig(font_file=str(noto))
+    split = cache.get_or_render("pangocairo", config, inputs, num_workers=2, chunk_size=4)
+    renderer = RENDERERS.get("pangocairo")(config)
+    for i, item in enumerate(inputs):
+        assert_same(split[i], renderer(item))
+    assert split.counts["unknown_glyphs"] > 0  # the emoji / CJK cases
+
+
+def test_binary_renderer_extras_round_trip(cache, shared):
+    from pixel_bench.errors import PixelBenchError
+
+    try:
+        RENDERERS.get("binary")
+    except (ImportError, PixelBenchError) as exc:
+        pytest.skip(f"binary renderer not available: {exc}")
+    from pixel_bench.render.defaults import default_config
+
+    config = default_config("binary", max_seq_length=120)
+    inputs = ["Hello world.", ("A pair", "of texts"), ["some", "words"],
+              "The quick brown fox jumps over the lazy dog. " * 4]
+    split = cache.get_or_render("binary", config, inputs)
+    renderer = RENDERERS.get("binary")(config)
+    for i, item in enumerate(inputs):
+        want, got = renderer(item), split[i]
+        assert_same(got, want)
+        assert sorted(got.extras) == sorted(want.extras)
+        for name, value in want.extras.items():
+            assert got.extras[name].dtype == value.dtype and np.array_equal(got.extras[name],
+                                                                            value), name
