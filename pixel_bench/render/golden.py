@@ -140,13 +140,14 @@ def describe_mismatch(name: str, expected: np.ndarray, actual: np.ndarray | None
         return None
     diff = expected != actual
     count = int(diff.sum())
+    if expected.ndim == 0:
+        return f"{name}: got {actual.item()!r}, golden {expected.item()!r}"
     where = np.argwhere(diff)
-    first = tuple(int(i) for i in where[0]) if expected.ndim else ()
-    msg = f"{name}: {count}/{expected.size} values differ; first at {first}: " \
-          f"got {actual[first] if first else actual.item()!r}, golden " \
-          f"{expected[first] if first else expected.item()!r}"
+    first = tuple(int(i) for i in where[0])
+    msg = (f"{name}: {count}/{expected.size} values differ; first at {first}: "
+           f"got {actual[first].item()!r}, golden {expected[first].item()!r}")
     if expected.ndim >= 2 and expected.dtype == np.uint8:
-        cols = np.unique(where[:, -1 if expected.ndim == 2 else 1])
+        cols = np.unique(where[:, 1])
         msg += (f"; max |diff| {int(np.abs(expected.astype(int) - actual.astype(int)).max())}, "
                 f"columns {int(cols.min())}..{int(cols.max())}")
     elif expected.size <= 64:
@@ -180,3 +181,42 @@ def _short(a: np.ndarray) -> str:
     if a.size <= 8:
         return repr(a.tolist())
     return f"array{a.shape} {a.dtype}"
+
+
+# -- where bit-identity can be expected (golden README §1-2) -----------------------------------
+REFERENCE_PANGO = "1.50."
+REFERENCE_CAIRO = "1.16."
+#: cases whose glyphs come from Pango's fallback to the *system* fonts (fonts-noto-core)
+FALLBACK_CASES = frozenset({"s_emoji", "s_cjk_fallback", "s_arabic_fallback", "p_rtl_hebrew"})
+_FALLBACK_FONT_PROBE = Path("/usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf")
+
+
+def reference_system_problem(case_id: str | None = None) -> str | None:
+    """Why PangoCairo renders here cannot be bit-identical to the golden files, or None.
+
+    The fixtures were made with Debian 12's pango 1.50 / cairo 1.16; the fallback cases also
+    need the font set of ``fonts-noto-core``.
+    """
+    try:
+        import cairocffi
+        import pangocffi
+    except (ImportError, OSError) as exc:
+        return f"cairocffi/pangocffi unavailable: {exc}"
+    pango, cairo = pangocffi.pango_version_string(), cairocffi.cairo_version_string()
+    if not pango.startswith(REFERENCE_PANGO) or not cairo.startswith(REFERENCE_CAIRO):
+        return (f"golden renders need pango {REFERENCE_PANGO}x and cairo {REFERENCE_CAIRO}x "
+                f"(Debian 12); this system has pango {pango}, cairo {cairo}")
+    if case_id in FALLBACK_CASES and not _FALLBACK_FONT_PROBE.is_file():
+        return (f"{case_id} draws glyphs from Pango's fallback to system fonts: install "
+                "fonts-noto-core (Debian 12: 20201225-1)")
+    return None
+
+
+def golden_field_names(path: str | Path) -> dict[str, list[str]]:
+    """``{case_id: [field, ...]}`` of a golden ``.npz`` without loading the arrays' data."""
+    with np.load(Path(path)) as npz:
+        out: dict[str, list[str]] = {}
+        for key in npz.files:
+            case_id, _, fld = key.partition("/")
+            out.setdefault(case_id, []).append(fld)
+    return out

@@ -1,0 +1,120 @@
+"""PIXAR's binary rendering: PIXEL's PangoCairo geometry with Pixeloid Sans, then a threshold.
+
+april-tools/pixar renders with PIXEL's PangoCairo renderer (dpi 80, font size 8 -> 8.89 px,
+8-px patches, 720 patches) and binarises the grey strip in ``TGraph``: tile to 3 channels,
+``> 127.5 -> 255``, ``/ 255``, mean over channels, ``> 0.5`` (golden README §3.3). The result is
+``1 = white background, 0 = ink or black EOS/separator patch``. Model positions are
+``patch_len`` renderer patches wide, so ``tgraph_num_text_patches = ceil((n + 1) / patch_len)``
+(text + EOS) and the attention mask has ``max_seq_length / patch_len`` positions.
+
+The grey variant (``binary=False``, same geometry) keeps the grey values in [0, 1] for the
+grey-vs-binary ablation. ``pixel_values`` always holds the raw uint8 render (the golden file
+stores both).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import ConfigError
+from .base import Encoding, RendererConfig
+from .pangocairo import PangoCairoTextRenderer
+
+PIXAR_FONT = "PixeloidSans.ttf"
+
+#: Layout presets. ``pixar2024``: ``DEFAULT_BINARY_RENDERING`` of april-tools/pixar (anchors
+#: §1.7). ``thesis``: the 2023 MSc thesis (§1.8): 8x8 patches, one channel, 529 patches (width
+#: 4232 px as its §3.1 says); the thesis does not give dpi/size, so PIXAR's 80/8 are used.
+LAYOUTS: dict[str, dict[str, Any]] = {
+    "pixar2024": dict(dpi=80, font_size=8, pixels_per_patch=8, max_seq_length=720, pad_size=3,
+                      rgb=False, binary=True, patch_len=2),
+    "thesis": dict(dpi=80, font_size=8, pixels_per_patch=8, max_seq_length=529, pad_size=3,
+                   rgb=False, binary=True, patch_len=1),
+}
+
+
+def binary_layout(layout: str = "pixar2024", font_file: str | Path | None = None,
+                  grey: bool = False, **overrides: Any) -> RendererConfig:
+    """A :class:`RendererConfig` for one of :data:`LAYOUTS` (``grey=True``: no threshold).
+
+    ``font_file`` defaults to Pixeloid Sans, found by :func:`pixel_bench.fonts.resolve_font`.
+    """
+    if layout not in LAYOUTS:
+        raise ConfigError(f"unknown binary layout {layout!r}; known: {sorted(LAYOUTS)}")
+    from ..fonts import resolve_font
+
+    font = resolve_font(font_file if font_file is not None else PIXAR_FONT)
+    settings = {**LAYOUTS[layout], "binary": not grey, **overrides}
+    return RendererConfig(font_file=str(font), **settings)
+
+
+def binarize(pixel_values: np.ndarray) -> np.ndarray:
+    """TGraph's threshold: uint8 ``[1, H, W]``, 1 = white (> half intensity), 0 = ink.
+
+    A grey strip is tiled to 3 identical channels first, so the channel mean is the thresholded
+    value itself; RGB strips are thresholded per channel and then averaged, as in TGraph.
+    """
+    img = np.asarray(pixel_values)
+    if img.ndim == 2:
+        return (img > 127.5).astype(np.uint8)[None]
+    if img.ndim == 3 and img.shape[-1] == 3:
+        per_channel = (img > 127.5).astype(np.float32)  # {0,255}/255 -> {0,1}
+        return (per_channel.mean(axis=-1) > 0.5).astype(np.uint8)[None]
+    raise ValueError(f"cannot binarise an image of shape {img.shape}")
+
+
+class BinaryTextRenderer(PangoCairoTextRenderer):
+    """PIXAR's renderer: PangoCairo geometry + binarisation (``config.binary``) or grey in [0,1].
+
+    Extras: ``binary`` (uint8 [1, H, W]) or ``grey`` (float32 [1, H, W]),
+    ``tgraph_num_text_patches`` (int64) and ``tgraph_attention_mask`` (float32
+    [max_seq_length / patch_len]). Overflow encodings of QA pairs get the same extras.
+    """
+
+    name: ClassVar[str] = "binary"
+    version: ClassVar[str] = "1"
+
+    def __init__(self, config: RendererConfig, **kwargs: Any) -> None:
+        if config.max_seq_length % config.patch_len:
+            raise ConfigError(f"max_seq_length ({config.max_seq_length}) must be a multiple of "
+                              f"patch_len ({config.patch_len}) for the binary renderer")
+        super().__init__(config, **kwargs)
+
+    @classmethod
+    def from_layout(cls, layout: str = "pixar2024", font_file: str | Path | None = None,
+                    grey: bool = False, **overrides: Any) -> "BinaryTextRenderer":
+        return cls(binary_layout(layout, font_file, grey=grey, **overrides))
+
+    @property
+    def num_positions(self) -> int:
+        """Model positions: ``max_seq_length / patch_len``."""
+        return self.max_seq_length // self.config.patch_len
+
+    def _add_extras(self, enc: Encoding) -> Encoding:
+        patch_len = self.config.patch_len
+        if self.config.binary:
+            enc.extras["binary"] = binarize(enc.pixel_values)
+        else:
+            grey = np.asarray(enc.pixel_values, dtype=np.float32) / 255.0
+            enc.extras["grey"] = (grey.mean(axis=-1) if grey.ndim == 3 else grey)[None]
+        ntp = math.ceil((enc.num_text_patches + 1) / patch_len)  # text + EOS, model positions
+        enc.extras["tgraph_num_text_patches"] = np.asarray(ntp, dtype=np.int64)
+        mask = np.zeros(self.num_positions, dtype=np.float32)
+        mask[: min(ntp, self.num_positions)] = 1.0
+        enc.extras["tgraph_attention_mask"] = mask
+        for sub in enc.overflowing_patches or []:
+            self._add_extras(sub)
+        return enc
+
+    def render_text(self, text: str, **kwargs: Any) -> Encoding:
+        return self._add_extras(super().render_text(text, **kwargs))
+
+    def render_text_pair(self, pair: tuple[str, str], **kwargs: Any) -> Encoding:
+        return self._add_extras(super().render_text_pair(pair, **kwargs))
+
+    def render_words(self, words: list[str], **kwargs: Any) -> Encoding:
+        return self._add_extras(super().render_words(words, **kwargs))
