@@ -1,0 +1,328 @@
+"""Aggregate records into a table: rows = models (split by provenance), cells = mean/std/n.
+
+Grouping rule (see docs/reports.md): records whose pixel-bench version, font file (sha256) or
+renderer settings (fingerprint) differ are never averaged together. Where one (model, task) cell
+would mix them, the model's records are split into rows labelled with a short provenance tag:
+
+* version and font are properties of the whole run, so when they conflict in any cell of a model
+  every record of that model is tagged with them ("pixel-base [font 3fa2c1]");
+* the renderer fingerprint legitimately differs between tasks (it hashes max_seq_length, and the
+  recipes use PyGame for GLUE and PangoCairo for SQuAD), so it is compared only within a cell, and
+  only the records of a conflicting cell get a renderer tag ("pixel-base [pygame 1a2b3c]").
+
+Values are percentages (fraction x 100); std is the sample standard deviation (ddof=1) over seeds.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import pandas as pd
+
+from ..errors import UnknownNameError
+from .layouts import AverageColumn, Column, Layout
+from .load import Results
+from .names import ATTRIBUTE_ORDER, FAMILY_ORDER, attribute_display, task_display, task_key
+
+
+@dataclass
+class Cell:
+    mean: float | None = None
+    std: float | None = None  # None with one seed
+    n: int = 0
+    splits: tuple[str, ...] = ()  # the split names the values were read from
+
+    @property
+    def missing(self) -> bool:
+        return self.mean is None
+
+
+@dataclass
+class Row:
+    model: str
+    tag: str  # "" unless provenance split the model's records
+    attributes: dict[str, str] = field(default_factory=dict)  # display values
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} [{self.tag}]" if self.tag else self.model
+
+
+@dataclass
+class Table:
+    layout: Layout
+    columns: list[Column | AverageColumn]
+    rows: list[Row]
+    bases: dict[str, list[str]]  # split family ("validation", "test") -> column headers using it
+    tag_legend: list[tuple[str, str]] = field(default_factory=list)
+    column_splits: dict[str, str] = field(default_factory=dict)  # column key -> split read
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def value_columns(self) -> list[Column]:
+        return [c for c in self.columns if isinstance(c, Column)]
+
+    def seed_counts(self) -> list[int]:
+        return [row.cells[c.key].n for row in self.rows for c in self.value_columns
+                if not row.cells[c.key].missing]
+
+
+def _close(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def build_table(results: Results, layout: Layout, models: list[str] | None = None,
+                tasks: list[str] | None = None, split: str | None = None) -> Table:
+    """Aggregate ``results`` into ``layout``.
+
+    ``models`` restricts and orders the rows (each must have records); ``tasks`` restricts the
+    columns; ``split`` replaces each record's base split ("test" reads test / test_matched /
+    test.fr). Unknown model or task names raise UnknownNameError listing the valid ones.
+    """
+    records = results.records
+    known_models = sorted(set(records["model"]))
+    if models:
+        for name in models:
+            if name not in known_models:
+                raise UnknownNameError(
+                    f"unknown model {name!r}: no records for it.{_close(name, known_models)} "
+                    f"Models with records: {', '.join(known_models) or '(none)'}")
+        records = records[records["model"].isin(models)]
+
+    columns = layout.columns(records)
+    if tasks:
+        known_tasks = sorted(set(results.records["task"]) | set(layout.tasks))
+        known_keys = {task_key(t) for t in known_tasks}
+        wanted = set()
+        for name in tasks:
+            if task_key(name) not in known_keys:
+                raise UnknownNameError(
+                    f"unknown task {name!r} for layout {layout.name!r}."
+                    f"{_close(name, known_tasks)} Valid tasks: {', '.join(known_tasks)}")
+            wanted.add(task_key(name))
+        columns = [c for c in columns if isinstance(c, AverageColumn) or c.task in wanted]
+        kept = {c.key for c in columns}
+        columns = [c for c in columns if not isinstance(c, AverageColumn)
+                   or set(c.over) <= kept]
+    value_cols = [c for c in columns if isinstance(c, Column)]
+
+    scope = records[records["task_key"].isin({c.task for c in value_cols})].copy()
+    # One split family per task, so a column never averages validation with test numbers:
+    # --split, else the family most of the task's records were scored on (ties: validation).
+    if split:
+        scope["base"] = split
+    else:
+        scope["base"] = scope["task_key"].map(_task_bases(scope))
+    scope["tag"], legend = _provenance_tags(scope)
+    warnings: list[str] = []
+    scope = _drop_duplicate_seeds(scope, warnings)
+
+    values = results.values
+    cells: dict[tuple[str, str], dict[str, Cell]] = {}
+    bases: dict[str, list[str]] = {}
+    for col in value_cols:
+        per_record = _column_values(scope[scope["task_key"] == col.task], values, col, warnings)
+        if per_record.empty:
+            continue
+        for base in sorted(set(per_record["base"])):
+            headers = bases.setdefault(base, [])
+            if col.header not in headers:
+                headers.append(col.header)
+        suffix = ".*" if col.average_of else col.suffix
+        for (model, tag), frame in per_record.groupby(["model", "tag"], sort=False):
+            series = frame["value"]
+            n = int(series.count())
+            std = float(series.std(ddof=1)) if n > 1 else None
+            splits = tuple(sorted({b + suffix for b in frame["base"]}))
+            cells.setdefault((model, tag), {})[col.key] = Cell(float(series.mean()), std, n,
+                                                               splits)
+
+    row_keys = list(dict.fromkeys(zip(scope["model"], scope["tag"])))
+    for name in models or []:
+        if not any(m == name for m, _ in row_keys):
+            row_keys.append((name, ""))  # asked for explicitly: shown even if all "–"
+    rows = []
+    for model, tag in row_keys:
+        row = Row(model, tag, cells=cells.get((model, tag), {}))
+        for col in value_cols:
+            row.cells.setdefault(col.key, Cell())
+        for col in columns:
+            if isinstance(col, AverageColumn):
+                parts = [row.cells[k] for k in col.over if k in row.cells]
+                if len(parts) == len(col.over) and all(not p.missing for p in parts):
+                    row.cells[col.key] = Cell(sum(p.mean for p in parts) / len(parts), None, 0)
+                else:
+                    row.cells[col.key] = Cell()
+        row.attributes = _attributes(results.records, model, tag, scope, layout)
+        rows.append(row)
+    rows = _order_rows(rows, results.records, layout, models)
+    task_bases = {} if split else _task_bases(scope)
+    column_splits = {c.key: (split or task_bases.get(c.task, "")) +
+                     (".*" if c.average_of else c.suffix) for c in value_cols}
+    column_splits = {k: v for k, v in column_splits.items() if not v.startswith((".", "_"))}
+    return Table(layout, columns, rows, bases=dict(sorted(bases.items())), tag_legend=legend,
+                 column_splits=column_splits, warnings=warnings)
+
+
+def _task_bases(scope: pd.DataFrame) -> dict[str, str]:
+    out = {}
+    for key, bases in scope.groupby("task_key")["base_split"]:
+        counts = bases.value_counts()
+        best = counts.max()
+        tied = sorted(b for b, c in counts.items() if c == best)
+        out[key] = "validation" if "validation" in tied else tied[0]
+    return out
+
+
+def _column_values(sub: pd.DataFrame, values: pd.DataFrame, col: Column,
+                   warnings: list[str]) -> pd.DataFrame:
+    """One row per record of ``sub`` that has the column's value (percent), with model/tag."""
+    if sub.empty:
+        return pd.DataFrame(columns=["model", "tag", "base", "value"])
+    pool = values[(values["task_key"] == col.task) & (values["metric"] == col.metric)]
+    pool = pool[["path", "split", "value"]]
+    suffixes = col.average_of or (col.suffix,)
+    merged = sub[["path", "model", "tag", "base"]].copy()
+    for i, suffix in enumerate(suffixes):
+        want = merged[["path", "base"]].assign(split=merged["base"] + suffix)
+        got = want.merge(pool, on=["path", "split"], how="left")["value"]
+        merged[f"v{i}"] = got.to_numpy()
+    parts = merged[[f"v{i}" for i in range(len(suffixes))]]
+    complete = parts.notna().all(axis=1)
+    merged["value"] = parts.mean(axis=1) * 100.0
+    for idx, rec in merged[~complete].iterrows():
+        if col.average_of:
+            have = int(parts.loc[idx].notna().sum())
+            warnings.append(f"{rec['path']}: {col.metric!r} present for {have} of "
+                            f"{len(suffixes)} splits {rec['base']}.* needed by column "
+                            f"{col.label!r}; left out of that cell")
+        else:
+            warnings.append(f"{rec['path']}: no metric {col.metric!r} in split "
+                            f"{rec['base'] + col.suffix!r} (column {col.label!r}); left out of "
+                            "that cell")
+    return merged.loc[complete, ["model", "tag", "base", "value"]]
+
+
+def _provenance_tags(scope: pd.DataFrame) -> tuple[pd.Series, list[tuple[str, str]]]:
+    """The row tag of every record in ``scope`` (rule in the module docstring), and the legend:
+    (tag part, what it means) for every part used."""
+    if scope.empty:
+        return pd.Series([], index=scope.index, dtype=object), []
+    s = scope.fillna({"pixel_bench_version": "", "font_sha256": "", "renderer_fingerprint": "",
+                      "renderer_name": ""})
+    cell = ["model", "task_key"]
+    legend: dict[str, str] = {}
+    parts: list[pd.Series] = []
+    for column, fmt, meaning in (
+            ("pixel_bench_version", _version_tag,
+             lambda v: f"pixel-bench version {v or 'unknown'}"),
+            ("font_sha256", _font_tag,
+             lambda v: f"font file sha256 {v[:16] + '...' if v else 'not recorded'}")):
+        conflict = s.groupby(cell)[column].nunique() > 1
+        split_models = {m for (m, _t), bad in conflict.items() if bad}
+        mask = s["model"].isin(split_models)
+        part = pd.Series("", index=s.index, dtype=object)
+        part.loc[mask] = s.loc[mask, column].map(fmt)
+        for value in s.loc[mask, column].unique():
+            legend[fmt(value)] = meaning(value)
+        parts.append(part)
+    # Renderer settings: compared within a cell (and within its version/font group).
+    group = [s["model"], s["task_key"], parts[0].rename("_v"), parts[1].rename("_f")]
+    conflict = s.groupby(group)["renderer_fingerprint"].transform("nunique") > 1
+    part = pd.Series("", index=s.index, dtype=object)
+    for idx in s.index[conflict.to_numpy()]:
+        name, fp = s.at[idx, "renderer_name"], s.at[idx, "renderer_fingerprint"]
+        part.at[idx] = _render_tag(name, fp)
+        legend[part.at[idx]] = (f"renderer {name or '?'} with settings fingerprint {fp[:16]}..."
+                                if fp else "no renderer recorded") + \
+            f" ({task_display(s.at[idx, 'task_key'], s.at[idx, 'task'])})"
+    parts.append(part)
+    tags = [" ".join(p for p in triple if p) for triple in zip(*parts)]
+    return pd.Series(tags, index=s.index, dtype=object), sorted(legend.items())
+
+
+def _version_tag(version: str) -> str:
+    return f"v{version}" if version else "v?"
+
+
+def _font_tag(sha: str) -> str:
+    return f"font {sha[:6]}" if sha else "font ?"
+
+
+def _render_tag(name: str, fingerprint: str) -> str:
+    if not fingerprint:
+        return "no renderer"
+    return f"{name or 'renderer'} {fingerprint[:6]}"
+
+
+def _drop_duplicate_seeds(scope: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
+    """Two files for the same model/task/seed/provenance (e.g. "sst2" and "glue-sst2"): keep the
+    first so a seed is never counted twice."""
+    dup = scope.duplicated(["model", "tag", "task_key", "seed"], keep="first")
+    for path in scope.loc[dup, "path"]:
+        warnings.append(f"{path}: another record has the same model, task and seed; ignored")
+    return scope[~dup]
+
+
+def _attributes(all_records: pd.DataFrame, model: str, tag: str, scope: pd.DataFrame,
+                layout: Layout) -> dict[str, str]:
+    if not layout.attributes:
+        return {}
+    own = scope[(scope["model"] == model) & (scope["tag"] == tag)]
+    if own.empty:
+        own = all_records[all_records["model"] == model]
+    out = {}
+    for attr, _header in layout.attributes:
+        values = own[attr].dropna()
+        out[attr] = attribute_display(attr, values.mode().iloc[0] if len(values) else None)
+    return out
+
+
+def _order_rows(rows: list[Row], records: pd.DataFrame, layout: Layout,
+                models: list[str] | None) -> list[Row]:
+    """``--models`` order if given; else baseline family first, then (ablation) attribute order
+    as in thesis Table 4.3, then name; an untagged row before its tagged siblings."""
+    families = records.groupby("model")["family"].first().to_dict()
+
+    def family_rank(model: str) -> int:
+        fam = families.get(model)
+        return FAMILY_ORDER.index(fam) if fam in FAMILY_ORDER else len(FAMILY_ORDER)
+
+    def attr_rank(row: Row) -> tuple:
+        out = []
+        for attr, _header in layout.attributes:
+            order = ATTRIBUTE_ORDER.get(attr, ())
+            value = row.attributes.get(attr, "")
+            out.append((order.index(value) if value in order else len(order), value))
+        return tuple(out)
+
+    if models:
+        position = {m: i for i, m in enumerate(models)}
+        return sorted(rows, key=lambda r: (position[r.model], r.tag))
+    return sorted(rows, key=lambda r: (family_rank(r.model), attr_rank(r), r.model, r.tag))
+
+
+def rank_marks(table: Table) -> dict[tuple[int, str], int]:
+    """{(row index, column key): 1 for best, 2 for second} per value or average column.
+
+    Compared at display precision (one decimal), so ties look tied. Best is marked when a column
+    has at least two results; second only when it has at least three distinct values.
+    """
+    marks: dict[tuple[int, str], int] = {}
+    for col in table.columns:
+        shown = {i: round(row.cells[col.key].mean, 1) for i, row in enumerate(table.rows)
+                 if not row.cells[col.key].missing}
+        if len(shown) < 2:
+            continue
+        distinct = sorted(set(shown.values()), reverse=True)
+        for i, value in shown.items():
+            if value == distinct[0]:
+                marks[(i, col.key)] = 1
+            elif len(distinct) >= 3 and value == distinct[1]:
+                marks[(i, col.key)] = 2
+    return marks
+
