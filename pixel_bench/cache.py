@@ -128,17 +128,23 @@ def crop_image(pv: np.ndarray, hint: int | None = None) -> tuple[np.ndarray, np.
     """Split an image into (crop, background column): everything right of the crop equals the
     background column (the image's last column), so :func:`restore_image` is exact.
 
-    ``hint`` (e.g. the end of the EOS patch) is tried first, saving a full scan.
+    ``hint`` (e.g. the end of the EOS patch) is tried first: when everything from it on is
+    background, the crop ends there (a little background may be kept; no scan is needed).
     """
     bg = pv[:, -1]
     width = pv.shape[1]
-    if hint is not None and 0 < hint < width and (pv[:, hint:] == bg[:, None]).all():
-        width = hint
-    cols = (pv[:, :width] != bg[:, None])
+    if hint is not None and 0 < hint < width and _is_background(pv, bg, hint):
+        return pv[:, :hint], np.array(bg)
+    cols = (pv != bg[:, None])
     cols = cols.reshape(cols.shape[0], width, -1).any(axis=(0, 2))
     nz = np.flatnonzero(cols)
     w = int(nz[-1]) + 1 if nz.size else 0
     return pv[:, :w], np.array(bg)
+
+
+def _is_background(pv: np.ndarray, bg: np.ndarray, start: int) -> bool:
+    """True when every column from ``start`` on equals the background column ``bg``."""
+    return bool((pv[:, start:] == bg[:, None]).all())
 
 
 def restore_image(crop: np.ndarray, bg: np.ndarray, width: int,
@@ -158,7 +164,7 @@ def _raw(path: Path, dtype: Any, shape: tuple[int, ...] | None = None) -> np.nda
     size = path.stat().st_size
     if size == 0:
         return np.zeros(shape if shape is not None else (0,), dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape).view(np.ndarray)
 
 
 class PixelRows:
@@ -220,7 +226,7 @@ class _Ragged:
     """A per-example list stored as flat values + row offsets."""
 
     def __init__(self, directory: Path, name: str) -> None:
-        self.values = np.load(directory / f"{name}.values.npy", mmap_mode="r")
+        self.values = np.load(directory / f"{name}.values.npy", mmap_mode="r").view(np.ndarray)
         self.offsets = np.load(directory / f"{name}.offsets.npy")
 
     def __getitem__(self, i: int) -> np.ndarray:
@@ -359,9 +365,24 @@ def _worker_init(renderer_name: str, config: RendererConfig) -> None:
     _WORKER["renderer"] = RENDERERS.get(renderer_name)(config)
 
 
-def _render_chunk(task: tuple[int, list[Input], dict[str, Any]]) -> list[dict[str, Any]]:
+def _render_chunk(task: tuple[int, list[Input], dict[str, Any]]) -> dict[str, Any]:
     start, items, kwargs = task
-    return _render_records(_WORKER["renderer"], start, items, kwargs)
+    return _pack(_render_records(_WORKER["renderer"], start, items, kwargs))
+
+
+def _pack(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Join a chunk's crops and masks into two byte strings: one cheap pickle each instead of
+    two arrays per example (the parent's share of the work limits multi-worker scaling)."""
+    crops, masks = [], []
+    for r in recs:
+        crop = r.pop("crop")
+        r["width"] = crop.shape[1]
+        crops.append(crop.tobytes())
+        mask = r.pop("mask")
+        r["mask_sig"] = None if mask is None else (mask.shape, mask.dtype.str)
+        if mask is not None:
+            masks.append(mask.tobytes())
+    return {"records": recs, "pixels": b"".join(crops), "masks": b"".join(masks)}
 
 
 def _render_records(renderer: TextRenderer, start: int, items: Sequence[Input],
@@ -436,26 +457,26 @@ class _LevelWriter:
         self.backgrounds: list[np.ndarray] = []
 
     def add(self, rec: dict[str, Any]) -> None:
-        row = len(self.records)
-        if self.shape is None:
-            self.shape = tuple(rec["shape"])
-            if rec["mask"] is not None:
-                self.mask_info = (rec["mask"].shape, rec["mask"].dtype)
-        if tuple(rec["shape"]) != self.shape:
-            raise DataError(f"example #{row}: rendered image has shape {tuple(rec['shape'])}, "
-                            f"the first had {self.shape} (renderers give fixed-size strips)")
-        mask = rec.pop("mask")
-        if (mask is None) != (self.mask_info is None) or (
-                mask is not None and (mask.shape, mask.dtype) != self.mask_info):
-            raise DataError(f"example #{row}: attention_mask missing or of another shape/dtype "
-                            "than the first example's")
-        crop = rec.pop("crop")
-        self.pixels.write(memoryview(crop).cast("B") if crop.size else b"")
-        if mask is not None:
-            self.masks.write(np.ascontiguousarray(mask).tobytes())
-        self.widths.append(crop.shape[1])
-        self.backgrounds.append(rec.pop("background"))
-        self.records.append(rec)
+        self.add_chunk(_pack([rec]))
+
+    def add_chunk(self, chunk: dict[str, Any]) -> None:
+        """Append a packed chunk (see :func:`_pack`) after checking every row's shape."""
+        for rec in chunk["records"]:
+            row = len(self.records)
+            if self.shape is None:
+                self.shape = tuple(rec["shape"])
+                self.mask_info = rec["mask_sig"]
+            if tuple(rec["shape"]) != self.shape:
+                raise DataError(f"example #{row}: rendered image has shape {tuple(rec['shape'])}"
+                                f", the first had {self.shape} (renderers give fixed-size strips)")
+            if rec.pop("mask_sig") != self.mask_info:
+                raise DataError(f"example #{row}: attention_mask missing or of another "
+                                "shape/dtype than the first example's")
+            self.widths.append(rec.pop("width"))
+            self.backgrounds.append(rec.pop("background"))
+            self.records.append(rec)
+        self.pixels.write(chunk["pixels"])
+        self.masks.write(chunk["masks"])
 
     def finish(self, empty_shape: tuple[int, ...]) -> dict[str, Any]:
         """Close the streams, write the metadata arrays; return the level's manifest index."""
@@ -471,7 +492,7 @@ class _LevelWriter:
             "rows": len(records), "pixel_shape": list(shape), "scalars": list(SCALARS),
             "ragged": [], "optional": [],
             "attention_mask": None if self.mask_info is None else {
-                "shape": list(self.mask_info[0]), "dtype": self.mask_info[1].str},
+                "shape": list(self.mask_info[0]), "dtype": self.mask_info[1]},
         }
         for name, dtype in SCALARS.items():
             np.save(directory / f"{name}.npy", np.asarray([r[name] for r in records],
@@ -671,11 +692,11 @@ class RenderCache:
         stats = {"truncated": 0, "dropped_words": 0, "unknown_glyphs": 0,
                  "examples_with_unknown_glyphs": 0}
 
-        def consume(recs: list[dict[str, Any]]) -> None:
+        def consume(chunk: dict[str, Any]) -> None:
             nonlocal overflow
-            for rec in recs:
-                windows = rec.pop("overflow", None)
-                top.add(rec)
+            windows_of = [rec.pop("overflow", None) for rec in chunk["records"]]
+            top.add_chunk(chunk)
+            for rec, windows in zip(chunk["records"], windows_of):
                 stats["truncated"] += rec["truncated"]
                 stats["dropped_words"] += rec["num_dropped_words"]
                 stats["unknown_glyphs"] += rec["unknown_glyphs"]
@@ -687,19 +708,19 @@ class RenderCache:
                     for w in windows:
                         overflow.add(w)
 
-        t1 = time.perf_counter()
+        t1, cpu1 = time.perf_counter(), time.process_time()
         if n and workers == 1:
             for start in range(0, n, chunk):
-                consume(_render_records(renderer, start, inputs[start:start + chunk],
-                                        render_kwargs))
+                consume(_pack(_render_records(renderer, start, inputs[start:start + chunk],
+                                              render_kwargs)))
         elif n:
             ctx = multiprocessing.get_context(mp_context)
             tasks = ((s, list(inputs[s:s + chunk]), render_kwargs) for s in range(0, n, chunk))
             with ctx.Pool(workers, initializer=_worker_init,
                           initargs=(renderer_name, renderer.config)) as pool:
-                for recs in pool.imap(_render_chunk, tasks):
-                    consume(recs)
-        t2 = time.perf_counter()
+                for packed in pool.imap(_render_chunk, tasks):
+                    consume(packed)
+        t2, cpu2 = time.perf_counter(), time.process_time()
         empty_shape = ((renderer.pixels_per_patch, renderer.max_pixels_len, 3)
                        if renderer.config.rgb else (renderer.pixels_per_patch,
                                                     renderer.max_pixels_len))
@@ -731,6 +752,9 @@ class RenderCache:
             "stored_bytes": _dir_size(tmp),
             "timings": {"setup_s": round(t1 - t0, 4), "render_s": round(t2 - t1, 4),
                         "write_s": round(t3 - t2, 4), "num_workers": workers,
+                        # CPU the calling process spent while rendering (all of it with one
+                        # worker; receiving and writing rows with a pool)
+                        "parent_cpu_s": round(cpu2 - cpu1, 4),
                         "chunk_size": chunk,
                         "examples_per_s": round(n / (t2 - t1), 1) if n and t2 > t1 else None},
             "arrays": arrays,
