@@ -60,6 +60,8 @@ def binarize(pixel_values: np.ndarray) -> np.ndarray:
     """
     img = np.asarray(pixel_values)
     if img.ndim == 2:
+        if img.dtype == np.uint8:  # x > 127.5 <=> x > 127 for integers, without a float copy
+            return (img > 127).view(np.uint8)[None]
         return (img > 127.5).astype(np.uint8)[None]
     if img.ndim == 3 and img.shape[-1] == 3:
         per_channel = (img > 127.5).astype(np.float32)  # {0,255}/255 -> {0,1}
@@ -78,11 +80,19 @@ class BinaryTextRenderer(PangoCairoTextRenderer):
     name: ClassVar[str] = "binary"
     version: ClassVar[str] = "1"
 
-    def __init__(self, config: RendererConfig, **kwargs: Any) -> None:
+    def __init__(self, config: RendererConfig, *, fast_glyph_atlas: bool = False,
+                 **kwargs: Any) -> None:
         if config.max_seq_length % config.patch_len:
             raise ConfigError(f"max_seq_length ({config.max_seq_length}) must be a multiple of "
                               f"patch_len ({config.patch_len}) for the binary renderer")
         super().__init__(config, **kwargs)
+        self.atlas = None
+        if fast_glyph_atlas:  # opt-in: sentences from cached glyph bitmaps (render/atlas.py)
+            if config.rgb:
+                raise ConfigError("fast_glyph_atlas renders grey strips only (rgb=False)")
+            from .atlas import GlyphAtlas
+
+            self.atlas = GlyphAtlas(self)
 
     @classmethod
     def from_layout(cls, layout: str = "pixar2024", font_file: str | Path | None = None,
@@ -111,7 +121,24 @@ class BinaryTextRenderer(PangoCairoTextRenderer):
         return enc
 
     def render_text(self, text: str, **kwargs: Any) -> Encoding:
+        if self.atlas is not None:
+            self._check_kwargs(kwargs)
+            clean = text.replace("\n", " ")
+            if self.atlas.supports(clean):
+                self.atlas.hits += 1
+                return self._add_extras(self._render_text_atlas(clean))
+            self.atlas.misses += 1
         return self._add_extras(super().render_text(text, **kwargs))
+
+    def _render_text_atlas(self, text: str) -> Encoding:
+        """PangoCairo's sentence geometry, drawn from the glyph atlas."""
+        assert self.atlas is not None
+        alpha, width = self.atlas.text_alpha(text, 2, self.max_pixels_len)
+        image = 255 - alpha
+        eos = self.next_patch(2 + width + 2)
+        image[:, eos:eos + self.pixels_per_patch] = 0
+        return self._finish(image, [eos], eos // self.pixels_per_patch,
+                            truncated=2 + width > self.max_pixels_len - self.pixels_per_patch)
 
     def render_text_pair(self, pair: tuple[str, str], **kwargs: Any) -> Encoding:
         return self._add_extras(super().render_text_pair(pair, **kwargs))

@@ -202,3 +202,23 @@ def test_binary_layout_errors(fonts: Path):
     with pytest.raises(ConfigError, match="patch_len"):
         BinaryTextRenderer(binary_layout("pixar2024", fonts / "pixeloid/PixeloidSans.ttf",
                                          max_seq_length=721))
+
+
+def test_glyph_atlas_agrees_with_pango(fonts: Path, noto: Path):
+    from pixel_bench.render.binary import BinaryTextRenderer, binary_layout
+
+    config = binary_layout("pixar2024", fonts / "pixeloid/PixeloidSans.ttf", max_seq_length=80)
+    pango, fast = BinaryTextRenderer(config), BinaryTextRenderer(config, fast_glyph_atlas=True)
+    texts = ["Hello world.", "", " ", "He said: \"It costs $3.50 (incl. 20% VAT)\"", LONG,
+             "Café naïve façade, Łódź", "line one\nline two"]
+    for text in texts:
+        a, b = pango(text), fast(text)
+        for key in ("binary", "tgraph_num_text_patches", "tgraph_attention_mask"):
+            np.testing.assert_array_equal(a.extras[key], b.extras[key], err_msg=f"{text!r} {key}")
+        np.testing.assert_array_equal(a.pixel_values, b.pixel_values, err_msg=repr(text))
+        assert (a.sep_patches, a.truncated) == (b.sep_patches, b.truncated), text
+    assert fast.atlas.hits == len(texts) and fast.atlas.misses == 0
+    fast("tab\there and 東京")  # not reproducible by the atlas: the Pango path draws it
+    assert fast.atlas.misses == 1
+    with pytest.raises(ConfigError, match="substitutes glyphs"):  # Noto has ligatures
+        BinaryTextRenderer(config.with_overrides(font_file=str(noto)), fast_glyph_atlas=True)
