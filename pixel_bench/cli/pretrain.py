@@ -1,0 +1,127 @@
+"""``pixel-bench pretrain``: pretrain PIXAR (thesis variants), PIXEL (MAE) or PIXAR-2024.
+
+    pixel-bench pretrain --model pixar-tiny --data corpus.txt.gz --max-steps 300 -o runs/pixar
+    pixel-bench pretrain --model pixar --data wiki/ --num-processes 2 --zero-stage 2 -o runs/p
+    pixel-bench pretrain --model pixar-tiny --data wiki/ --engine torch --num-processes 2 -o r
+    pixel-bench pretrain ... --resume auto        # continue exactly where a killed run stopped
+
+Everything is validated (corpus, DeepSpeed config, precision vs device, checkpoints) before any
+process starts; N processes are launched with torchrun (or the DeepSpeed launcher).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("pretrain")
+    def pretrain(
+        model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name, e.g. "
+                                            "pixar-tiny, pixel-tiny, pixar2024-tiny "
+                                            "(`pixel-bench ls models`)."),
+        output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o",
+                                                  help="Run directory (checkpoints, metrics, "
+                                                  "final model)."),
+        config: Optional[Path] = typer.Option(None, "--config", "-c", help="JSON/YAML file of "
+                                              "settings (keys = option names with _); command "
+                                              "line options win."),
+        data: Optional[str] = typer.Option(None, "--data", help="Text file, directory of text "
+                                           "files (.gz ok), or a Hugging Face text dataset."),
+        data_split: Optional[str] = typer.Option(None, "--data-split", help="HF split "
+                                                 "[default: train]."),
+        text_column: Optional[str] = typer.Option(None, "--text-column", help="HF text column "
+                                                  "[default: text]."),
+        engine: Optional[str] = typer.Option(None, "--engine", help="deepspeed (default) or "
+                                             "torch (DDP)."),
+        deepspeed: Optional[Path] = typer.Option(None, "--deepspeed", help="DeepSpeed JSON "
+                                                 "(\"auto\" values are filled) [default: "
+                                                 "models/deepspeed/zero2.json]."),
+        zero_stage: Optional[int] = typer.Option(None, "--zero-stage", help="ZeRO stage 0-3 "
+                                                 "(overrides the JSON)."),
+        num_processes: Optional[int] = typer.Option(None, "--num-processes", "-n",
+                                                    help="Data-parallel processes [default: 1]."),
+        launcher: Optional[str] = typer.Option(None, "--launcher", help="torchrun (default) or "
+                                               "deepspeed."),
+        init_from: Optional[str] = typer.Option(None, "--init-from", help="Initialise from a "
+                                                "checkpoint (PIXAR: the encoder from a PIXEL "
+                                                "checkpoint)."),
+        max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps "
+                                                "[default: 100000]."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Per-process micro "
+                                                 "batch [default: 8]."),
+        grad_accum: Optional[int] = typer.Option(None, "--grad-accum", help="Gradient "
+                                                 "accumulation steps [default: 1]."),
+        lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate "
+                                           "[default: 1.5e-4]."),
+        min_lr: Optional[float] = typer.Option(None, "--min-lr", help="Cosine floor "
+                                               "[default: 1e-5]."),
+        warmup_steps: Optional[int] = typer.Option(None, "--warmup-steps", help="Linear warmup "
+                                                   "[default: 5000]."),
+        weight_decay: Optional[float] = typer.Option(None, "--weight-decay",
+                                                     help="AdamW weight decay [default: 0.05]."),
+        grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help="Max gradient norm "
+                                                  "[default: 1.0]."),
+        precision: Optional[str] = typer.Option(None, "--precision", help="bf16 (default), fp16 "
+                                                "(GPU only) or fp32."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="[default: 42]"),
+        num_workers: Optional[int] = typer.Option(None, "--num-workers", help="Rendering "
+                                                  "data-loader workers per process [default: 1]."),
+        save_steps: Optional[int] = typer.Option(None, "--save-steps", help="Checkpoint every K "
+                                                 "steps [default: 1000]."),
+        save_total_limit: Optional[int] = typer.Option(None, "--save-total-limit",
+                                                       help="Checkpoints kept [default: 2]."),
+        log_steps: Optional[int] = typer.Option(None, "--log-steps", help="Log every K steps "
+                                                "[default: 10]."),
+        picture_steps: Optional[int] = typer.Option(None, "--picture-steps", help="Reconstruction "
+                                                    "picture every K steps (0: never) "
+                                                    "[default: 500]."),
+        resume: Optional[str] = typer.Option(None, "--resume", help="auto (default: continue "
+                                             "from the latest checkpoint if any), never, or a "
+                                             "checkpoint directory."),
+        max_seq_length: Optional[int] = typer.Option(None, "--max-seq-length", help="Renderer "
+                                                     "patches per example [default: model's]."),
+        renderer: Optional[str] = typer.Option(None, "--renderer", help="Renderer where the "
+                                               "model allows a choice."),
+        mask_ratio: Optional[float] = typer.Option(None, "--mask-ratio", help="Encoder masking "
+                                                   "ratio [default: 0.25]."),
+        min_text_patches: Optional[int] = typer.Option(None, "--min-text-patches",
+                                                       help="Drop shorter examples (PIXEL: 22)."),
+        block_lines: Optional[int] = typer.Option(None, "--block-lines", help="Lines per data "
+                                                  "shard block [default: 256]."),
+        device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    ) -> None:
+        """Pretrain a pixel language model (DeepSpeed ZeRO or plain torch, N processes)."""
+        from rich.console import Console
+
+        from ..errors import ConfigError
+        from ..train.pretrain import PretrainArgs, run_pretraining
+
+        values = dict(model=model, output_dir=str(output_dir) if output_dir else None,
+                      data=data, data_split=data_split, text_column=text_column, engine=engine,
+                      deepspeed=str(deepspeed) if deepspeed else None, zero_stage=zero_stage,
+                      num_processes=num_processes, launcher=launcher, init_from=init_from,
+                      max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
+                      min_lr=min_lr, warmup_steps=warmup_steps, weight_decay=weight_decay,
+                      grad_clip=grad_clip, precision=precision, seed=seed,
+                      num_workers=num_workers, save_steps=save_steps,
+                      save_total_limit=save_total_limit, log_steps=log_steps,
+                      picture_steps=picture_steps, resume=resume, max_seq_length=max_seq_length,
+                      renderer=renderer, mask_ratio=mask_ratio,
+                      min_text_patches=min_text_patches, block_lines=block_lines, device=device)
+        given = {k: v for k, v in values.items() if v is not None}
+        if config is not None:
+            args = PretrainArgs.from_file(config, **given)
+        else:
+            missing = [f"--{k.replace('_', '-')}" for k in ("model", "output_dir")
+                       if k not in given]
+            if missing:
+                raise ConfigError(f"pixel-bench pretrain needs {' and '.join(missing)}")
+            args = PretrainArgs(**given)
+        summary = run_pretraining(args)
+        console = Console()
+        console.print(f"[bold green]done[/]: {summary.get('steps')} steps; checkpoint for "
+                      f"`pixel-bench run --checkpoint`: {summary['output_dir']}")

@@ -1,0 +1,1 @@
+"""Training: fine-tuning loop and pretraining (DeepSpeed or plain torch)."""

@@ -1,0 +1,146 @@
+"""Pretraining corpus: reading, UTF-8 replacement counting, PIXEL's line packing, sharding and
+resumable positions."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixel_bench.errors import DataError
+from pixel_bench.train.pretrain_data import (Line, PackedCorpus, ShardState, TextSource,
+                                             decode_counting, pack_lines, worker_roles)
+
+
+def test_decode_counting_counts_only_invalid_bytes():
+    assert decode_counting("plain \ufffd text".encode()) == ("plain \ufffd text", 0)
+    text, bad = decode_counting(b"caf\xe9 ok \xff\xfe and \xef\xbf\xbd")
+    assert bad == 3 and text.count("\ufffd") == 4
+
+
+def test_text_source_reads_gzip_plain_and_marks_documents(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("<doc id=\"1\">\nTitle\n\nbody line\n</doc>\n", "utf-8")
+    with gzip.open(tmp_path / "b.gz", "wt", encoding="utf-8") as fh:
+        fh.write("second file\n")
+    lines = list(TextSource(tmp_path).lines())
+    texts = [(ln.text, ln.boundary) for ln in lines]
+    assert texts == [("", True), ("Title", False), ("", False), ("body line", False),
+                     ("", True), ("", True), ("second file", False), ("", True)]
+    assert [ln.index for ln in lines] == list(range(len(lines)))
+    # restart from any global line index
+    assert [ln.text for ln in TextSource(tmp_path).lines(6)] == ["second file", ""]
+
+
+def test_text_source_errors(tmp_path: Path):
+    with pytest.raises(DataError, match="not found"):
+        TextSource(tmp_path / "missing.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="contains no files"):
+        TextSource(tmp_path / "empty")
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n\n<doc id=\"3\">\n</doc>\n   \n", "utf-8")
+    with pytest.raises(DataError, match="empty"):
+        TextSource(blank).check_not_empty()
+
+
+def test_text_source_counts_invalid_utf8(tmp_path: Path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"good line\nna\xefve caf\xe9\n")
+    lines = list(TextSource(path).lines())
+    assert [ln.invalid for ln in lines[:2]] == [0, 2]
+    assert lines[1].text == "na\ufffdve caf\ufffd"
+
+
+def test_hf_dataset_from_disk(tmp_path: Path):
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({"text": ["first doc line one\nline two", "second doc"]})
+    ds.save_to_disk(str(tmp_path / "hf"))
+    src = TextSource(tmp_path / "hf")
+    assert src.is_hf
+    assert [(ln.text, ln.boundary) for ln in src.lines()] == [
+        ("first doc line one", False), ("line two", False), ("", True), ("second doc", False),
+        ("", True)]
+
+
+def _lines(texts: list[str]) -> list[Line]:
+    return [Line(i, t, boundary=(t == "|")) if t == "|" else Line(i, t)
+            for i, t in enumerate(texts)]
+
+
+def test_pack_lines_is_pixels_packing():
+    # width = 10 px per character; limit 100: PIXEL flushes when width + line >= limit
+    texts = ["aaaa", "bbbb", "cc", "", "dd", "eeeeeeeeeeee", "f", "|", "g"]
+    out = list(pack_lines(iter(_lines(texts)), lambda s: 10 * len(s), 100))
+    # an overlong line stays alone (and is clipped by the renderer), as in PIXEL
+    assert [p.text for p in out] == ["aaaa bbbb", "cc dd", "eeeeeeeeeeee", "f", "g"]
+    # resume positions: the overflowing line is not consumed; a document end is
+    assert [(p.first_line, p.next_line) for p in out] == [(0, 2), (2, 5), (5, 6), (6, 8),
+                                                          (8, 9)]
+
+
+def test_pack_lines_shard_ownership_breaks_blocks():
+    texts = ["a", "b", "c", "d", "e", "f"]
+    owned = lambda i: (i // 2) % 2 == 0  # noqa: E731  lines 0,1 and 4,5
+    out = list(pack_lines(iter(_lines(texts)), lambda s: 1, 100, owned))
+    assert [p.text for p in out] == ["a b", "e f"]
+
+
+def test_worker_roles_rotate_with_consumed_batches():
+    assert worker_roles(3, 0) == [0, 1, 2]
+    assert worker_roles(3, 4) == [1, 2, 0]
+    assert worker_roles(1, 7) == [0]
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Path:
+    src = data / "wikipedia_en_sample" / "text" / "AA" / "wiki_00.gz"
+    out = tmp_path_factory.mktemp("corpus") / "wiki_head.txt"
+    with gzip.open(src, "rt", encoding="utf-8") as fh:
+        out.write_text("".join(next(fh) for _ in range(600)), "utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def pygame_config(fonts: Path):
+    from pixel_bench.render import RendererConfig
+
+    return RendererConfig(font_file=str(fonts / "noto" / "NotoSans-Regular.ttf"),
+                          max_seq_length=64)
+
+
+def _ident(enc, rng):
+    return {"n": np.int64(enc.num_text_patches), "r": rng.integers(0, 1 << 30)}
+
+
+def test_packed_corpus_fills_canvas_and_resumes_exactly(corpus_file: Path, pygame_config):
+    pytest.importorskip("pygame")
+    corpus = PackedCorpus(TextSource(corpus_file), "pygame", pygame_config, _ident,
+                          min_text_patches=0, block_lines=50)
+    limit = corpus.width_limit
+    assert limit == 16 * 64 - 32
+    it = corpus.examples(shard=1, num_shards=2, state=ShardState())
+    first = [next(it) for _ in range(12)]
+    widths = [int(f["n"]) * 16 for f, _ in first]
+    assert all(w <= 16 * 63 for w in widths)
+    assert max(widths) > limit / 2
+    # restart from the state after example 5: the next examples are identical
+    state = first[5][1]
+    again = corpus.examples(shard=1, num_shards=2, state=state)
+    for (want, _), (got, _) in zip(first[6:], (next(again) for _ in range(6))):
+        assert int(want["n"]) == int(got["n"]) and int(want["r"]) == int(got["r"])
+    # shards own disjoint 50-line blocks
+    other = corpus.examples(shard=0, num_shards=2, state=ShardState())
+    assert {int(next(other)[0]["r"]) for _ in range(5)}.isdisjoint(
+        {int(f["r"]) for f, _ in first})
+
+
+def test_min_text_patches_too_large_is_a_clear_error(tmp_path: Path, pygame_config):
+    pytest.importorskip("pygame")
+    small = tmp_path / "small.txt"
+    small.write_text("one short line\nand another\n", "utf-8")
+    corpus = PackedCorpus(TextSource(small), "pygame", pygame_config, _ident,
+                          min_text_patches=10_000, block_lines=50)
+    with pytest.raises(DataError, match="too small"):
+        next(corpus.examples(0, 1, ShardState()))
