@@ -248,17 +248,18 @@ class _Rows:
         self.extra_shapes = {k: [tuple(s) for s in v] for k, v in index.get("extra_shapes",
                                                                             {}).items()}
         self.cropped_extras = set(index.get("cropped_extras", []))
+        self._scalar_arrays = tuple(self.scalars[k] for k in ("num_text_patches", "truncated",
+                                                              "num_dropped_words",
+                                                              "unknown_glyphs"))
+        self._sep = self.ragged["sep_patches"]
 
-    def encoding(self, i: int, overflow: list[Encoding] | None = None) -> Encoding:
-        sc = self.scalars
+    def _optional(self, name: str, i: int) -> np.ndarray | None:
+        ragged = self.ragged.get(name)
+        if ragged is None or not self.present[name][i]:
+            return None
+        return ragged[i]
 
-        def opt(name: str) -> np.ndarray | None:
-            if name not in self.ragged or not self.present[name][i]:
-                return None
-            return self.ragged[name][i]
-
-        word_starts = opt("word_starts")
-        offsets = opt("offset_mapping")
+    def _extras(self, i: int) -> dict[str, np.ndarray]:
         extras = {}
         for name, shapes in self.extra_shapes.items():
             values = self.ragged[f"extras.{name}"][i]
@@ -270,19 +271,25 @@ class _Rows:
                                              bg, shape[-1]).reshape(shape)
             else:
                 extras[name] = np.array(values).reshape(shapes[i])
+        return extras
+
+    def encoding(self, i: int, overflow: list[Encoding] | None = None) -> Encoding:
+        ntp, truncated, dropped, unknown = self._scalar_arrays
+        word_starts = self._optional("word_starts", i) if self.present else None
+        offsets = self._optional("offset_mapping", i) if self.present else None
         return Encoding(
             pixel_values=self.pixels.image(i),
-            num_text_patches=int(sc["num_text_patches"][i]),
-            sep_patches=self.ragged["sep_patches"][i].tolist(),
+            num_text_patches=ntp[i].item(),
+            sep_patches=self._sep[i].tolist(),
             attention_mask=None if self.attention_mask is None else self.attention_mask[i],
             word_starts=None if word_starts is None else word_starts.tolist(),
             offset_mapping=None if offsets is None else [tuple(p) for p in
                                                          offsets.reshape(-1, 2).tolist()],
             overflowing_patches=overflow,
-            truncated=bool(sc["truncated"][i]),
-            num_dropped_words=int(sc["num_dropped_words"][i]),
-            unknown_glyphs=int(sc["unknown_glyphs"][i]),
-            extras=extras,
+            truncated=truncated[i].item(),
+            num_dropped_words=dropped[i].item(),
+            unknown_glyphs=unknown[i].item(),
+            extras=self._extras(i) if self.extra_shapes else {},
         )
 
 
