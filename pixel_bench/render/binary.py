@@ -72,6 +72,9 @@ def binarize(pixel_values: np.ndarray) -> np.ndarray:
 class BinaryTextRenderer(PangoCairoTextRenderer):
     """PIXAR's renderer: PangoCairo geometry + binarisation (``config.binary``) or grey in [0,1].
 
+    ``fast_glyph_atlas=True`` (or ``"fast_glyph_atlas": true`` in the config file) draws the
+    sentences it can reproduce from cached glyph bitmaps (:mod:`pixel_bench.render.atlas`).
+
     Extras: ``binary`` (uint8 [1, H, W]) or ``grey`` (float32 [1, H, W]),
     ``tgraph_num_text_patches`` (int64) and ``tgraph_attention_mask`` (float32
     [max_seq_length / patch_len]). Overflow encodings of QA pairs get the same extras.
@@ -80,12 +83,14 @@ class BinaryTextRenderer(PangoCairoTextRenderer):
     name: ClassVar[str] = "binary"
     version: ClassVar[str] = "1"
 
-    def __init__(self, config: RendererConfig, *, fast_glyph_atlas: bool = False,
+    def __init__(self, config: RendererConfig, *, fast_glyph_atlas: bool | None = None,
                  **kwargs: Any) -> None:
         if config.max_seq_length % config.patch_len:
             raise ConfigError(f"max_seq_length ({config.max_seq_length}) must be a multiple of "
                               f"patch_len ({config.patch_len}) for the binary renderer")
         super().__init__(config, **kwargs)
+        if fast_glyph_atlas is None:  # also settable in the config file (reaches workers)
+            fast_glyph_atlas = bool(config.extra.get("fast_glyph_atlas", False))
         self.atlas = None
         if fast_glyph_atlas:  # opt-in: sentences from cached glyph bitmaps (render/atlas.py)
             if config.rgb:
@@ -93,6 +98,9 @@ class BinaryTextRenderer(PangoCairoTextRenderer):
             from .atlas import GlyphAtlas
 
             self.atlas = GlyphAtlas(self)
+
+    def _options(self) -> dict[str, Any]:
+        return {**super()._options(), "fast_glyph_atlas": self.atlas is not None}
 
     @classmethod
     def from_layout(cls, layout: str = "pixar2024", font_file: str | Path | None = None,

@@ -168,14 +168,17 @@ class PangoCairoTextRenderer(TextRenderer):
     """PIXEL's PangoCairo renderer: sentences, pairs (incl. QA extras) and word lists.
 
     ``text_a_truncation`` ("faithful" | "fixed") picks how ``text_a_max_length`` behaves (module
-    docstring); it can also be passed per call.
+    docstring). It can also come from the config file (an extra key ``"text_a_truncation"``, so
+    it reaches worker processes and the cache fingerprint) or be passed per call.
     """
 
     name: ClassVar[str] = "pangocairo"
     version: ClassVar[str] = "1"
 
-    def __init__(self, config: RendererConfig, *, text_a_truncation: str = "faithful") -> None:
+    def __init__(self, config: RendererConfig, *, text_a_truncation: str | None = None) -> None:
         super().__init__(config)
+        if text_a_truncation is None:
+            text_a_truncation = str(config.extra.get("text_a_truncation", "faithful"))
         if text_a_truncation not in TRUNCATION_MODES:
             raise ConfigError(f"text_a_truncation must be one of {TRUNCATION_MODES}, "
                               f"got {text_a_truncation!r}")
@@ -195,6 +198,16 @@ class PangoCairoTextRenderer(TextRenderer):
         self.unknown_glyphs_total = 0
         self.texts_with_unknown_glyphs = 0
         self._warned_unknown = False
+
+    # -- pickling: the cffi handles are rebuilt from the config -----------------------------------
+    def _options(self) -> dict[str, Any]:
+        return {"text_a_truncation": self.text_a_truncation}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config, "options": self._options()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["config"], **state["options"])
 
     # -- helpers --------------------------------------------------------------------------------
     def _canvas(self) -> _Canvas:

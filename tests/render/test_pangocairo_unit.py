@@ -222,3 +222,18 @@ def test_glyph_atlas_agrees_with_pango(fonts: Path, noto: Path):
     assert fast.atlas.misses == 1
     with pytest.raises(ConfigError, match="substitutes glyphs"):  # Noto has ligatures
         BinaryTextRenderer(config.with_overrides(font_file=str(noto)), fast_glyph_atlas=True)
+
+
+def test_options_survive_pickling_and_config(fonts: Path, noto: Path):
+    import pickle
+
+    from pixel_bench.render.binary import BinaryTextRenderer, binary_layout
+
+    r = RENDERERS.get("pangocairo")(RendererConfig(font_file=str(noto)), text_a_truncation="fixed")
+    clone = pickle.loads(pickle.dumps(r))
+    assert clone.text_a_truncation == "fixed" and clone("Hi").num_text_patches == r("Hi").num_text_patches
+    cfg = RendererConfig.from_dict({"font_file": str(noto), "text_a_truncation": "fixed"})
+    assert RENDERERS.get("pangocairo")(cfg).text_a_truncation == "fixed"
+    b = BinaryTextRenderer(binary_layout("pixar2024", fonts / "pixeloid/PixeloidSans.ttf"),
+                           fast_glyph_atlas=True)
+    assert pickle.loads(pickle.dumps(b)).atlas is not None
