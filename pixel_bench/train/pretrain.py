@@ -319,7 +319,8 @@ def _wants_gpu(args: PretrainArgs) -> bool:
 
 # -- featurising (runs in data workers) ----------------------------------------------------------
 class Featurizer:
-    """Encoding -> model features, plus the encoder's patch mask drawn from a per-example RNG."""
+    """Encoding -> model features, plus the encoder's patch mask drawn from a per-example RNG
+    (seeded by run seed, epoch and the example's first line: masks never depend on workers)."""
 
     def __init__(self, adapter: Any, mask_generator: Any = None) -> None:
         self.adapter = adapter
@@ -328,13 +329,15 @@ class Featurizer:
     def __call__(self, encoding: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
         feats = dict(self.adapter.features(encoding))
         if self.mask_generator is not None:
-            # The originals' generators draw from Python's and numpy's global RNGs: seed both
-            # from the example so masks depend only on (seed, epoch, position), never on workers.
-            seed = int(rng.integers(0, 2**31 - 1))
-            random.seed(seed)
-            np.random.seed(seed)
-            n_text = int(np.asarray(feats["attention_mask"]).sum()) - 1  # text patches (no EOS)
-            mask = self.mask_generator(max(n_text, 1))
+            # PIXEL's callers pass text + EOS (the attended patches) to bound the first span.
+            n_attended = int(np.asarray(feats["attention_mask"]).sum())
+            try:
+                mask = self.mask_generator(max(n_attended, 1), rng=rng)
+            except TypeError:  # a generator that draws from the global RNGs: seed them
+                seed = int(rng.integers(0, 2**31 - 1))
+                random.seed(seed)
+                np.random.seed(seed)
+                mask = self.mask_generator(max(n_attended, 1))
             feats["patch_mask"] = np.asarray(mask, dtype=np.float32)
         return feats
 
