@@ -69,17 +69,16 @@ def data_fingerprint(inputs: Iterable[Input]) -> str:
     count = 0
     for item in inputs:
         if isinstance(item, str):
-            tag, body = "s", [item]
-        elif isinstance(item, tuple):
-            tag, body = "p", list(item)
-        elif isinstance(item, list):
-            tag, body = "w", item
+            raw = item.encode("utf-8", "surrogatepass")
+            digest.update(b"s%d:" % len(raw))
+            digest.update(raw)
+        elif isinstance(item, (tuple, list)):
+            body = json.dumps(list(item), ensure_ascii=False).encode("utf-8", "surrogatepass")
+            digest.update(b"%s%d:" % (b"p" if isinstance(item, tuple) else b"w", len(body)))
+            digest.update(body)
         else:
             raise DataError(f"cannot render example #{count} of type {type(item).__name__}: "
                             "expected str, tuple(str, str) or list[str]")
-        digest.update(tag.encode())
-        digest.update(json.dumps(body, ensure_ascii=False).encode("utf-8"))
-        digest.update(b"\x00")
         count += 1
     digest.update(f"n={count}".encode())
     return digest.hexdigest()
@@ -245,8 +244,9 @@ class _Rows:
         self.scalars = {k: np.load(directory / f"{k}.npy") for k in index["scalars"]}
         self.ragged = {k: _Ragged(directory, k) for k in index["ragged"]}
         self.present = {k: np.load(directory / f"has_{k}.npy") for k in index.get("optional", [])}
-        self.extra_shapes = {k: [tuple(s) for s in v] for k, v in index.get("extra_shapes",
-                                                                            {}).items()}
+        # one shape for every example, or the name of an [N, ndim] array of per-example shapes
+        self.extra_shapes = {k: (tuple(v) if isinstance(v, list) else np.load(directory / v))
+                             for k, v in index.get("extra_shapes", {}).items()}
         self.cropped_extras = set(index.get("cropped_extras", []))
         self._scalar_arrays = tuple(self.scalars[k] for k in ("num_text_patches", "truncated",
                                                               "num_dropped_words",
@@ -263,14 +263,14 @@ class _Rows:
         extras = {}
         for name, shapes in self.extra_shapes.items():
             values = self.ragged[f"extras.{name}"][i]
+            shape = shapes if isinstance(shapes, tuple) else tuple(shapes[i].tolist())
             if name in self.cropped_extras:  # image-like extra stored cropped on its last axis
-                shape = shapes[i]
                 rows = int(np.prod(shape[:-1], dtype=np.int64))
                 bg = self.ragged[f"extras.{name}.background"][i]
                 extras[name] = restore_image(values.reshape(rows, -1) if rows else values,
                                              bg, shape[-1]).reshape(shape)
             else:
-                extras[name] = np.array(values).reshape(shapes[i])
+                extras[name] = np.array(values).reshape(shape)
         return extras
 
     def encoding(self, i: int, overflow: list[Encoding] | None = None) -> Encoding:
@@ -429,7 +429,8 @@ def _record(enc: Encoding) -> dict[str, Any]:
         "offset_mapping": (None if enc.offset_mapping is None else
                            np.asarray([tuple(p) for p in enc.offset_mapping],
                                       dtype=np.int64).reshape(-1, 2)),
-        "extras": {k: _extra(np.asarray(v)) for k, v in (enc.extras or {}).items()},
+        "extras": {k: _extra(np.asarray(v), pv.shape[1], hint)
+                   for k, v in (enc.extras or {}).items()},
     }
 
 
@@ -437,11 +438,13 @@ def _record(enc: Encoding) -> dict[str, Any]:
 CROP_EXTRAS_FROM = 4096
 
 
-def _extra(arr: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+def _extra(arr: np.ndarray, width: int, hint: int
+           ) -> np.ndarray | tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """Image-like extras are cropped along their last axis like the pixels; others kept."""
     if arr.ndim < 2 or arr.size < CROP_EXTRAS_FROM:
         return arr
-    crop, bg = crop_image(arr.reshape(-1, arr.shape[-1]))
+    crop, bg = crop_image(arr.reshape(-1, arr.shape[-1]),
+                          hint if arr.shape[-1] == width else None)
     return np.ascontiguousarray(crop), bg, arr.shape
 
 
@@ -543,9 +546,17 @@ class _LevelWriter:
                 ragged(f"extras.{name}.background", [v[1].reshape(-1) for v in values],
                        arrays[0].dtype)
                 index["cropped_extras"].append(name)
-                index["extra_shapes"][name] = [list(v[2]) for v in values]
+                shapes = [tuple(v[2]) for v in values]
             else:
-                index["extra_shapes"][name] = [list(a.shape) for a in arrays]
+                shapes = [a.shape for a in arrays]
+            if len(set(shapes)) <= 1:
+                index["extra_shapes"][name] = list(shapes[0]) if shapes else []
+            else:
+                if len({len(sh) for sh in shapes}) > 1:
+                    raise DataError(f"renderer extra {name!r} changes its number of dimensions "
+                                    "between examples")
+                np.save(directory / f"extras.{name}.shapes.npy", np.asarray(shapes, np.int64))
+                index["extra_shapes"][name] = f"extras.{name}.shapes.npy"
         return index
 
 
@@ -575,6 +586,8 @@ class RenderCache:
         from .registry import RENDERERS
 
         render_kwargs = dict(render_kwargs or {})
+        if not isinstance(inputs, list):  # e.g. a datasets column or a generator: index it once
+            inputs = list(inputs)
         renderer = RENDERERS.get(renderer_name)(renderer_config)
         data_fp = data_fp or data_fingerprint(inputs)
         key = cache_key(renderer, render_kwargs, data_fp)
