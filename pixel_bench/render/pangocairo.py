@@ -341,6 +341,8 @@ class PangoCairoTextRenderer(TextRenderer):
         )
         if opts["return_overflowing_patches"] and not opts["return_offset_mapping"]:
             raise ValueError("return_overflowing_patches=True requires return_offset_mapping=True")
+        if opts["stride"] < 0:
+            raise ValueError(f"stride must be >= 0 patches, got {opts['stride']}")
         rtl = bool(kwargs.get("rtl", False)) or (self.is_rtl(text_a) and self.is_rtl(text_b))
         return self._render_pair(text_a, text_b, rtl=rtl, **opts)
 
@@ -486,6 +488,16 @@ class PangoCairoTextRenderer(TextRenderer):
         self._count_unknown(full)
         return canvas, full, width
 
+    def _num_windows(self, pixel_overflow: int, sep_x: int, stride: int) -> int:
+        """PIXEL's upper bound on the number of overflow windows."""
+        pp = self.pixels_per_patch
+        per_window = self.max_pixels_len - pp - (sep_x + pp + stride * pp)
+        if per_window <= 0:  # PIXEL divides by this (ZeroDivisionError, or silently no windows)
+            raise ValueError(
+                f"stride={stride} leaves no room for new context: text A and the separator take "
+                f"{(sep_x + pp) // pp} of {self.max_seq_length} patches")
+        return math.ceil(pixel_overflow / per_window)
+
     def _overflow_ltr(self, text_b: str, image: np.ndarray, sep_patches: list[int],
                       map_a: list[tuple[int, int]], map_b: list[tuple[int, int]], x_b: int,
                       width_a: int, width_b: int, stride: int) -> list[Encoding]:
@@ -497,10 +509,9 @@ class PangoCairoTextRenderer(TextRenderer):
         sep_x = self.next_patch(2 + width_a + 2)
         start_x = sep_x + pp + 2  # where each continuation is drawn
         copy_to = sep_x + pp  # text A + separator are copied from the previous image
-        per_window = last_patch - (sep_x + pp + stride * pp)
         windows: list[Encoding] = []
         previous = image
-        for _ in range(math.ceil(pixel_overflow / per_window) if per_window > 0 else 0):
+        for _ in range(self._num_windows(pixel_overflow, sep_x, stride)):
             if pixel_overflow <= 0:  # continuations start a little left, so fewer may be needed
                 break
             first = max(-patch_overflow - stride, -len(map_b))
@@ -535,10 +546,9 @@ class PangoCairoTextRenderer(TextRenderer):
         sep_x = self.next_patch(2 + width_a + 2)
         start_x = sep_x + pp + 2
         copy_to = sep_x + pp
-        per_window = last_patch - (sep_x + pp + stride * pp)
         windows: list[Encoding] = []
         previous = image
-        for _ in range(math.ceil(pixel_overflow / per_window) if per_window > 0 else 0):
+        for _ in range(self._num_windows(pixel_overflow, sep_x, stride)):
             if pixel_overflow <= 0:
                 break
             idx = min(patch_overflow + stride, len(map_b) - 1)

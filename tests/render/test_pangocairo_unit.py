@@ -237,3 +237,11 @@ def test_options_survive_pickling_and_config(fonts: Path, noto: Path):
     b = BinaryTextRenderer(binary_layout("pixar2024", fonts / "pixeloid/PixeloidSans.ttf"),
                            fast_glyph_atlas=True)
     assert pickle.loads(pickle.dumps(b)).atlas is not None
+
+
+def test_bad_stride(small):
+    long_pair = ("Where?", LONG)
+    with pytest.raises(ValueError, match="stride=38"):
+        small(long_pair, return_offset_mapping=True, return_overflowing_patches=True, stride=38)
+    with pytest.raises(ValueError, match="stride"):
+        small(long_pair, return_offset_mapping=True, return_overflowing_patches=True, stride=-1)
