@@ -12,7 +12,7 @@ from .table import Table
 
 
 def to_png(table: Table, out: str | Path) -> Path:
-    """Write the chart to ``out``; missing cells get no bar (a small "–" marks the gap)."""
+    """Write the chart to ``out``; missing cells get no bar (a small "n/a" marks the gap)."""
     import matplotlib
 
     matplotlib.use("Agg")  # headless: no display on clusters and CI
@@ -24,8 +24,8 @@ def to_png(table: Table, out: str | Path) -> Path:
     n_rows = max(len(rows), 1)
     x = np.arange(len(columns), dtype=float)
     width = 0.8 / n_rows
-    fig_w = min(max(6.0, 0.5 + len(columns) * (0.35 + 0.22 * n_rows)), 30.0)
-    fig, ax = plt.subplots(figsize=(fig_w, 4.2), dpi=150)
+    fig_w = min(max(6.0, 1.0 + len(columns) * (0.25 + 0.12 * n_rows)), 14.0)
+    fig, ax = plt.subplots(figsize=(fig_w, 4.5), dpi=150)
     cmap = plt.get_cmap("tab10" if n_rows <= 10 else "tab20")
     for i, row in enumerate(rows):
         offsets = x - 0.4 + width * (i + 0.5)
@@ -36,18 +36,25 @@ def to_png(table: Table, out: str | Path) -> Path:
                yerr=[s for s, h in zip(stds, have) if h], capsize=2.0, label=row.label,
                color=cmap(i % cmap.N), error_kw={"elinewidth": 0.8, "ecolor": "0.25"})
         for off, h in zip(offsets, have):
-            if not h:
-                ax.text(off, 1.0, "–", ha="center", va="bottom", fontsize=7, color="0.4")
+            if not h:  # an empty slot says so, rather than looking like a zero
+                ax.text(off, 1.0, "n/a", ha="center", va="bottom", fontsize=5, color="0.55",
+                        rotation=90)
     labels = [c.label if not isinstance(c, AverageColumn) else c.header for c in columns]
     ax.set_xticks(x)
-    ax.set_xticklabels(labels, rotation=30 if len(columns) > 8 else 0,
-                       ha="right" if len(columns) > 8 else "center", fontsize=8)
+    # Slant only long labels that would collide ("MNLI-MM Acc" x 12), never "en fr es".
+    slant = len(columns) > 8 and max(len(lab) for lab in labels) > 5
+    ax.set_xticklabels(labels, rotation=30 if slant else 0, ha="right" if slant else "center",
+                       fontsize=8)
     # Separate the average columns from the task columns with a faint line.
     for i, col in enumerate(columns):
-        if isinstance(col, AverageColumn) and i > 0:
-            ax.axvline(i - 0.5, color="0.8", linewidth=0.8, linestyle="--")
+        if isinstance(col, AverageColumn):
+            for edge in (i - 0.5, i + 0.5):
+                if 0 < edge < len(columns) - 1:
+                    ax.axvline(edge, color="0.8", linewidth=0.8, linestyle="--")
     ax.set_ylabel("score (%)")
-    ax.set_ylim(0, 100)
+    lowest = min([0.0] + [r.cells[c.key].mean for r in rows for c in columns
+                          if r.cells[c.key].mean is not None])  # MCC can be negative
+    ax.set_ylim(lowest - 5 if lowest < 0 else 0, 100)
     ax.set_xlim(-0.6, len(columns) - 0.4)
     ax.yaxis.grid(True, color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
@@ -57,7 +64,7 @@ def to_png(table: Table, out: str | Path) -> Path:
     ax.set_title(f"{table.layout.title} ({splits}; mean ± std over seeds)", fontsize=10)
     if rows:
         ax.legend(fontsize=7, frameon=False, ncol=min(n_rows, 4), loc="upper center",
-                  bbox_to_anchor=(0.5, -0.14 if len(columns) <= 8 else -0.28))
+                  bbox_to_anchor=(0.5, -0.24 if slant else -0.10))
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
 from ..errors import UnknownNameError
@@ -32,7 +33,6 @@ class Cell:
     mean: float | None = None
     std: float | None = None  # None with one seed
     n: int = 0
-    splits: tuple[str, ...] = ()  # the split names the values were read from
 
     @property
     def missing(self) -> bool:
@@ -122,25 +122,26 @@ def build_table(results: Results, layout: Layout, models: list[str] | None = Non
     scope = _drop_duplicate_seeds(scope, warnings)
 
     values = results.values
+    values = values[values["task_key"].isin({c.task for c in value_cols})]
+    lookup = dict(zip(zip(values["path"], values["split"], values["metric"]), values["value"]))
     cells: dict[tuple[str, str], dict[str, Cell]] = {}
     bases: dict[str, list[str]] = {}
     for col in value_cols:
-        per_record = _column_values(scope[scope["task_key"] == col.task], values, col, warnings)
+        per_record = _column_values(scope[scope["task_key"] == col.task], lookup, col, warnings)
         if per_record.empty:
             continue
         for base in sorted(set(per_record["base"])):
             headers = bases.setdefault(base, [])
             if col.header not in headers:
                 headers.append(col.header)
-        suffix = ".*" if col.average_of else col.suffix
-        for (model, tag), frame in per_record.groupby(["model", "tag"], sort=False):
-            series = frame["value"]
-            n = int(series.count())
-            std = float(series.std(ddof=1)) if n > 1 else None
-            splits = tuple(sorted({b + suffix for b in frame["base"]}))
-            cells.setdefault((model, tag), {})[col.key] = Cell(float(series.mean()), std, n,
-                                                               splits)
+        stats = per_record.groupby(["model", "tag"], sort=False)["value"].agg(
+            ["mean", "std", "count"])  # pandas std is the sample std (ddof=1)
+        for (model, tag), mean, std, n in zip(stats.index, stats["mean"], stats["std"],
+                                              stats["count"]):
+            cells.setdefault((model, tag), {})[col.key] = Cell(
+                float(mean), float(std) if n > 1 else None, int(n))
 
+    attributes = _attribute_lookup(results.records, scope, layout)
     row_keys = list(dict.fromkeys(zip(scope["model"], scope["tag"])))
     for name in models or []:
         if not any(m == name for m, _ in row_keys):
@@ -157,7 +158,7 @@ def build_table(results: Results, layout: Layout, models: list[str] | None = Non
                     row.cells[col.key] = Cell(sum(p.mean for p in parts) / len(parts), None, 0)
                 else:
                     row.cells[col.key] = Cell()
-        row.attributes = _attributes(results.records, model, tag, scope, layout)
+        row.attributes = attributes(model, tag)
         rows.append(row)
     rows = _order_rows(rows, results.records, layout, models)
     task_bases = {} if split else _task_bases(scope)
@@ -178,33 +179,29 @@ def _task_bases(scope: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _column_values(sub: pd.DataFrame, values: pd.DataFrame, col: Column,
+def _column_values(sub: pd.DataFrame, lookup: dict[tuple[str, str, str], float], col: Column,
                    warnings: list[str]) -> pd.DataFrame:
     """One row per record of ``sub`` that has the column's value (percent), with model/tag."""
-    if sub.empty:
-        return pd.DataFrame(columns=["model", "tag", "base", "value"])
-    pool = values[(values["task_key"] == col.task) & (values["metric"] == col.metric)]
-    pool = pool[["path", "split", "value"]]
     suffixes = col.average_of or (col.suffix,)
-    merged = sub[["path", "model", "tag", "base"]].copy()
-    for i, suffix in enumerate(suffixes):
-        want = merged[["path", "base"]].assign(split=merged["base"] + suffix)
-        got = want.merge(pool, on=["path", "split"], how="left")["value"]
-        merged[f"v{i}"] = got.to_numpy()
-    parts = merged[[f"v{i}" for i in range(len(suffixes))]]
-    complete = parts.notna().all(axis=1)
-    merged["value"] = parts.mean(axis=1) * 100.0
-    for idx, rec in merged[~complete].iterrows():
+    paths, bases = sub["path"].tolist(), sub["base"].tolist()
+    # Plain dict look-ups: much faster than a pandas merge per column on arrow-backed strings.
+    found = np.array([[lookup.get((p, b + suffix, col.metric), np.nan) for suffix in suffixes]
+                      for p, b in zip(paths, bases)], dtype=float).reshape(len(paths),
+                                                                         len(suffixes))
+    have = ~np.isnan(found)
+    complete = have.all(axis=1)
+    for i in np.flatnonzero(~complete):
         if col.average_of:
-            have = int(parts.loc[idx].notna().sum())
-            warnings.append(f"{rec['path']}: {col.metric!r} present for {have} of "
-                            f"{len(suffixes)} splits {rec['base']}.* needed by column "
+            warnings.append(f"{paths[i]}: {col.metric!r} present for {int(have[i].sum())} of "
+                            f"{len(suffixes)} splits {bases[i]}.* needed by column "
                             f"{col.label!r}; left out of that cell")
         else:
-            warnings.append(f"{rec['path']}: no metric {col.metric!r} in split "
-                            f"{rec['base'] + col.suffix!r} (column {col.label!r}); left out of "
+            warnings.append(f"{paths[i]}: no metric {col.metric!r} in split "
+                            f"{bases[i] + col.suffix!r} (column {col.label!r}); left out of "
                             "that cell")
-    return merged.loc[complete, ["model", "tag", "base", "value"]]
+    out = sub.loc[complete, ["model", "tag", "base"]].copy()
+    out["value"] = found[complete].mean(axis=1) * 100.0 if len(out) else []
+    return out
 
 
 def _provenance_tags(scope: pd.DataFrame) -> tuple[pd.Series, list[tuple[str, str]]]:
@@ -268,18 +265,30 @@ def _drop_duplicate_seeds(scope: pd.DataFrame, warnings: list[str]) -> pd.DataFr
     return scope[~dup]
 
 
-def _attributes(all_records: pd.DataFrame, model: str, tag: str, scope: pd.DataFrame,
-                layout: Layout) -> dict[str, str]:
-    if not layout.attributes:
-        return {}
-    own = scope[(scope["model"] == model) & (scope["tag"] == tag)]
-    if own.empty:
-        own = all_records[all_records["model"] == model]
-    out = {}
-    for attr, _header in layout.attributes:
-        values = own[attr].dropna()
-        out[attr] = attribute_display(attr, values.mode().iloc[0] if len(values) else None)
-    return out
+def _attribute_lookup(all_records: pd.DataFrame, scope: pd.DataFrame,
+                      layout: Layout) -> Callable[[str, str], dict[str, str]]:
+    """(model, tag) -> display attributes: the most common value among the row's records (the
+    model's records in general for a row with no record in scope)."""
+    names = [a for a, _h in layout.attributes]
+    if not names:
+        return lambda _m, _t: {}
+
+    def modes(frame: pd.DataFrame, keys: list[str]) -> dict:
+        out: dict = {}
+        for attr in names:
+            counts = frame.dropna(subset=[attr]).groupby([*keys, attr]).size()
+            for key_and_value, _n in counts.sort_values(ascending=False, kind="stable").items():
+                out.setdefault((attr, *key_and_value[:-1]), key_and_value[-1])
+        return out
+
+    by_row = modes(scope, ["model", "tag"])
+    by_model = modes(all_records, ["model"])
+
+    def lookup(model: str, tag: str) -> dict[str, str]:
+        own = any((a, model, tag) in by_row for a in names)
+        return {a: attribute_display(a, by_row.get((a, model, tag)) if own
+                                     else by_model.get((a, model))) for a in names}
+    return lookup
 
 
 def _order_rows(rows: list[Row], records: pd.DataFrame, layout: Layout,
