@@ -27,6 +27,7 @@ import sys
 import time
 
 SEQ, BATCH = 256, 8
+# the same guess as BASE_CONFIG in models/pixelgpt.py
 PIXELGPT_GUESS = dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816,
                       num_hidden_layers=24, num_attention_heads=16, num_key_value_heads=16,
                       pad_token_id=2, num_labels=2)

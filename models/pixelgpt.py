@@ -37,6 +37,13 @@ TINY_CONFIG = dict(vocab_size=100, hidden_size=32, intermediate_size=64, num_hid
                    num_attention_heads=4, num_key_value_heads=4, image_size=[16, 256],
                    patch_size=16, num_channels=3, pad_token_id=2, bos_token_id=1, eos_token_id=2)
 
+#: GUESS for from-scratch builds without a checkpoint (the released config.json could not be
+#: read; ~370M parameters = 1.48 GB in fp32 matches the 1.4 GB model.safetensors). The class
+#: defaults of ErniePixelConfig are LLaMA-7B's, far too large for what baidu released.
+BASE_CONFIG = dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816,
+                   num_hidden_layers=24, num_attention_heads=16, num_key_value_heads=16,
+                   pad_token_id=2, bos_token_id=1, eos_token_id=2)
+
 _HEADS = {TaskKind.SEQUENCE_CLASSIFICATION: "sequence_classification",
           TaskKind.TOKEN_CLASSIFICATION: "token_classification",
           TaskKind.QUESTION_ANSWERING: "question_answering"}
@@ -254,7 +261,7 @@ class PixelGPTAdapter(ModelAdapter):
         if checkpoint is None and not from_scratch and self.tiny:
             from_scratch = True  # tiny names have no released weights
         if from_scratch and checkpoint is None:
-            base = dict(TINY_CONFIG) if self.tiny else {}
+            base = dict(TINY_CONFIG if self.tiny else BASE_CONFIG)
             if self.tiny and self.mode != "pixel":  # match the tiny tokenizer
                 tok = self.tokenizer
                 base.update(vocab_size=len(tok), pad_token_id=tok.pad_token_id,
@@ -293,7 +300,7 @@ class PixelGPTAdapter(ModelAdapter):
         if checkpoint is None and not (from_scratch or self.tiny):
             checkpoint = self.card.hub_id
         if checkpoint is None:
-            base = dict(TINY_CONFIG) if self.tiny else {}
+            base = dict(TINY_CONFIG if self.tiny else BASE_CONFIG)
             if self.render_mode != "rgb":
                 base["num_channels"] = 1
             return build_pixelgpt(ErniePixelConfig(**{**base, **config_overrides}), "causal_lm")
