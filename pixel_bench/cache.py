@@ -734,12 +734,8 @@ class RenderCache:
                 consume(_pack(_render_records(renderer, start, inputs[start:start + chunk],
                                               render_kwargs)))
         elif n:
-            ctx = multiprocessing.get_context(mp_context)
-            tasks = ((s, list(inputs[s:s + chunk]), render_kwargs) for s in range(0, n, chunk))
-            with ctx.Pool(workers, initializer=_worker_init,
-                          initargs=(renderer_name, renderer.config)) as pool:
-                for packed in pool.imap(_render_chunk, tasks):
-                    consume(packed)
+            self._fill_parallel(consume, renderer_name, renderer.config, inputs, render_kwargs,
+                                workers, chunk, mp_context)
         t2, cpu2 = time.perf_counter(), time.process_time()
         empty_shape = ((renderer.pixels_per_patch, renderer.max_pixels_len, 3)
                        if renderer.config.rgb else (renderer.pixels_per_patch,
@@ -783,6 +779,35 @@ class RenderCache:
         # The manifest is written last: a directory without one is never read as an entry.
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n",
                                     encoding="utf-8")
+
+    @staticmethod
+    def _fill_parallel(consume: Any, renderer_name: str, config: RendererConfig,
+                       inputs: Sequence[Input], render_kwargs: dict[str, Any], workers: int,
+                       chunk: int, mp_context: str | None) -> None:
+        """Render chunks in a process pool and consume them in input order. A worker that dies
+        (e.g. a crash inside a C library) fails the fill instead of hanging it."""
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        ctx = multiprocessing.get_context(mp_context)
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                 initargs=(renderer_name, config)) as pool:
+            pending = []  # at most 4 chunks per worker in flight: bounded memory, no idle worker
+            try:
+                for start in range(0, len(inputs), chunk):
+                    pending.append(pool.submit(_render_chunk, (
+                        start, list(inputs[start:start + chunk]), render_kwargs)))
+                    if len(pending) >= 4 * workers:
+                        consume(pending.pop(0).result())
+                for fut in pending:
+                    consume(fut.result())
+            except BrokenProcessPool as exc:
+                raise PixelBenchError(f"a {renderer_name} render worker died ({exc}); rerun "
+                                      "with num_workers=1 to see the error in-process") from None
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
 
 
 def _json_default(obj: Any) -> Any:

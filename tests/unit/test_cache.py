@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from pixel_bench.cache import RenderCache, RenderedSplit, data_fingerprint
-from pixel_bench.errors import DataError
+from pixel_bench.errors import DataError, PixelBenchError
 from pixel_bench.render import RENDERERS, Encoding, RendererConfig, TextRenderer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -341,3 +341,32 @@ def test_binary_renderer_extras_round_trip(cache, shared):
         for name, value in want.extras.items():
             assert got.extras[name].dtype == value.dtype and np.array_equal(got.extras[name],
                                                                             value), name
+
+
+def test_bad_example_in_a_worker_names_its_index(cache, config):
+    inputs = ["fine", "also fine", [], "never reached"]
+    with pytest.raises(DataError, match="example #2: .*word list is empty"):
+        cache.get_or_render("pygame", config, inputs, num_workers=2, chunk_size=1)
+    assert cache.entries() == [] and cache.info()["partial"] == []
+
+
+class _Dies(_FakeQA):
+    name = "fake-dies"
+
+    def render_text(self, text, **kwargs):
+        if text == "die" and os.getpid() != int(os.environ.get("PIXEL_BENCH_TEST_PARENT", 0)):
+            os._exit(3)  # a crash inside a C library looks like this to the pool
+        return self._enc(1, None)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs the fork start method")
+def test_dead_worker_fails_the_fill(cache, config, monkeypatch):
+    monkeypatch.setenv("PIXEL_BENCH_TEST_PARENT", str(os.getpid()))
+    RENDERERS.register("fake-dies", _Dies, override=True)
+    try:
+        with pytest.raises(PixelBenchError, match="render worker died"):
+            cache.get_or_render("fake-dies", config, ["ok", "die", "ok"], num_workers=2,
+                                chunk_size=1, mp_context="fork")
+    finally:
+        RENDERERS._entries.pop("fake-dies", None)
+    assert cache.entries() == []
