@@ -143,7 +143,16 @@ def crop_image(pv: np.ndarray, hint: int | None = None) -> tuple[np.ndarray, np.
 
 def _is_background(pv: np.ndarray, bg: np.ndarray, start: int) -> bool:
     """True when every column from ``start`` on equals the background column ``bg``."""
-    return bool((pv[:, start:] == bg[:, None]).all())
+    tail = pv[:, start:]
+    lo, hi = bg.min(), bg.max()
+    if lo == hi:  # uniform background: read-only reductions instead of a compare + all
+        unsigned = pv.dtype.kind == "u"
+        if unsigned and hi == np.iinfo(pv.dtype).max:  # white: nothing is above it
+            return bool(tail.min() == hi)
+        if unsigned and lo == 0:
+            return bool(tail.max() == 0)
+        return bool(tail.min() == lo and tail.max() == hi)
+    return bool((tail == bg[:, None]).all())
 
 
 def restore_image(crop: np.ndarray, bg: np.ndarray, width: int,
