@@ -33,15 +33,16 @@ def register(app: typer.Typer) -> None:
             help="markdown, latex, csv, html or png (default: from --out's suffix, else "
                  "markdown)."),
         layout: str = typer.Option("main", "--layout", "-l",
-                                   help="Table layout; see --list-layouts."),
+                                   help="main, ablation, leaderboard or xnli (--list-layouts)."),
         models: Optional[list[str]] = typer.Option(
-            None, "--models", "-m", help="Models to show, in this order (repeat or comma-separate)."),
+            None, "--models", "-m",
+            help="Models to show, in this order (repeat or comma-separate)."),
         tasks: Optional[list[str]] = typer.Option(
             None, "--tasks", "-t", help="Restrict the columns to these tasks."),
         split: Optional[str] = typer.Option(
             None, "--split",
-            help="Read this split family instead of each record's main one (e.g. test: "
-                 "test, test_matched, test.fr)."),
+            help="Split family to read (test -> test, test_matched, test.fr). Default: per "
+                 "task, the family most of its records were scored on."),
         out: Optional[Path] = typer.Option(None, "--out", "-o",
                                            help="Write here instead of stdout (required for png)."),
         list_layouts: bool = typer.Option(False, "--list-layouts", help="List layouts and exit."),

@@ -110,11 +110,10 @@ def load_results(results: str | Path) -> Results:
         if isinstance(rec, RecordError):
             skipped.append((str(path), str(rec)))
             continue
-        try:
-            row = record_row(path, rec)
-        except (TypeError, ValueError) as exc:  # e.g. an unhashable seed: still a bad file
-            skipped.append((str(path), f"{path}: malformed record ({exc})"))
+        if isinstance(rec.seed, bool) or not isinstance(rec.seed, int):
+            skipped.append((str(path), f"{path}: 'seed' must be an integer, got {rec.seed!r}"))
             continue
+        row = record_row(path, rec)
         rows.append(row)
         head = tuple(row[c] for c in RECORD_COLUMNS)
         for split, metrics in rec.metrics.items():

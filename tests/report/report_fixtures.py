@@ -33,7 +33,7 @@ def make_record(model: str, task: str, seed: int, metrics: dict[str, dict[str, f
         "pixel_bench_version": version, "git_commit": "0123abc", "libraries": {"torch": "2.13"},
         "font_sha256": font, "data_fingerprint": fingerprint("data", task),
         "renderer": {"name": renderer, "settings": {"max_seq_length": 256},
-                     # the renderer fingerprint differs between tasks (max_seq_length), as real ones do
+                     # differs between tasks (max_seq_length), as real fingerprints do
                      "fingerprint": renderer_fp or fingerprint(renderer, task, font or "")},
         "hardware": {"device": "cpu"},
     }

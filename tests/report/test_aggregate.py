@@ -127,3 +127,12 @@ def test_best_bold_second_underlined_ties_share(tmp_path: Path) -> None:
     assert rows == {"a": r"\underline{90.0}", "b": r"\textbf{95.0}", "c": r"\textbf{95.0}",
                     "d": "80.0", "e": "70.0"}
     assert "One seed per cell (no standard deviation)." in text
+
+
+def test_non_integer_seed_is_a_skipped_file(tmp_path: Path) -> None:
+    path = write_record(make_record("m", "pos", 1, {"validation": {"accuracy": 0.9}},
+                                    "accuracy"), tmp_path)
+    data = path.read_text().replace('"seed": 1', '"seed": "one"')
+    path.write_text(data)
+    loaded = load_results(tmp_path)
+    assert loaded.records.empty and "'seed' must be an integer" in loaded.skipped[0][1]

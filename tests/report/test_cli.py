@@ -64,7 +64,8 @@ def test_models_and_tasks_filter_and_order(results_dir: Path) -> None:
                      "pixar-enc-random-binary,pixel-base", "--tasks", "pos", "--tasks", "SST-2")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "| Model | POS Acc | SST-2 Acc |"  # Avg dropped: its columns are not all kept
+    # Avg is dropped: not all of its columns are kept
+    assert lines[0] == "| Model | POS Acc | SST-2 Acc |"
     assert lines[2].startswith("| pixar-enc-random-binary | 93.3 (n=1) | 74.2 (n=1) |")
     assert lines[3].startswith("| pixel-base | 93.8 ± 0.3 (n=3) | 82.2 (n=1) |")
     assert len([x for x in lines if x.startswith("| pix")]) == 2
