@@ -231,6 +231,34 @@ def make_patch_mask(strategy: str, num_patches: int, mask_ratio: float, num_text
     raise ConfigError(f"unknown masking strategy {strategy!r}; expected span, random or none")
 
 
-__all__ = ["SpanMaskingGenerator", "random_mask", "no_mask", "complete_mask", "make_patch_mask",
+class PatchMaskGenerator:
+    """A picklable per-example mask factory for data workers: ``gen(num_text_patches, rng)`` ->
+    :func:`make_patch_mask` for one strategy ("span" | "random" | "none")."""
+
+    def __init__(self, strategy: str, num_patches: int, mask_ratio: float = 0.25,
+                 max_span_length: int = 6,
+                 cumulative_span_weights: Sequence[float] = DEFAULT_CUMULATIVE_SPAN_WEIGHTS
+                 ) -> None:
+        if strategy not in ("span", "random", "none"):
+            raise ConfigError(f"unknown masking strategy {strategy!r}; expected span, random or "
+                              "none")
+        self.strategy = strategy
+        self.num_patches = int(num_patches)
+        self.mask_ratio = float(mask_ratio)
+        self.max_span_length = int(max_span_length)
+        self.cumulative_span_weights = tuple(cumulative_span_weights)
+
+    def __repr__(self) -> str:
+        return (f"PatchMaskGenerator({self.strategy!r}, num_patches={self.num_patches}, "
+                f"mask_ratio={self.mask_ratio})")
+
+    def __call__(self, num_text_patches: int,
+                 rng: Union[np.random.Generator, int, None] = None) -> np.ndarray:
+        return make_patch_mask(self.strategy, self.num_patches, self.mask_ratio,
+                               num_text_patches, rng, self.max_span_length,
+                               self.cumulative_span_weights)
+
+
+__all__ = ["SpanMaskingGenerator", "PatchMaskGenerator", "random_mask", "no_mask", "complete_mask", "make_patch_mask",
            "num_masking_patches", "num_masked_by_model", "as_random",
            "DEFAULT_CUMULATIVE_SPAN_WEIGHTS"]
