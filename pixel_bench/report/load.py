@@ -83,14 +83,26 @@ def record_row(path: Path, rec: ResultRecord) -> dict[str, Any]:
         "main_split": str(rec.main_split), "base_split": base_split(rec.main_split),
         "family": _opt_str(info.get("family")),
         "pixel_bench_version": version, "font_sha256": font,
-        "renderer_name": _opt_str(renderer.get("name")), "renderer_fingerprint": fingerprint,
-        "data_fingerprint": _opt_str(prov.get("data_fingerprint")),
+        # the run loop writes the backend under "renderer" (render_info), the contract "name"
+        "renderer_name": _opt_str(renderer.get("name") or renderer.get("renderer")),
+        "renderer_fingerprint": fingerprint,
+        "data_fingerprint": _data_fingerprint(prov),
         "git_commit": _opt_str(prov.get("git_commit")),
         "prov_key": provenance_key(version, font, fingerprint),
     }
     for name in ATTRIBUTES:
         row[name] = _opt_str(attrs.get(name))
     return row
+
+
+def _data_fingerprint(prov: dict[str, Any]) -> str | None:
+    """``provenance.data_fingerprint``, or one hash over the per-split fingerprints the run loop
+    writes (``provenance.data.<split>.fingerprint``)."""
+    if prov.get("data_fingerprint"):
+        return str(prov["data_fingerprint"])
+    data = _dict(prov.get("data"))
+    parts = sorted(f"{split}={_dict(info).get('fingerprint')}" for split, info in data.items())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest() if parts else None
 
 
 def load_results(results: str | Path) -> Results:

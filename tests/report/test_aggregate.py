@@ -136,3 +136,15 @@ def test_non_integer_seed_is_a_skipped_file(tmp_path: Path) -> None:
     path.write_text(data)
     loaded = load_results(tmp_path)
     assert loaded.records.empty and "'seed' must be an integer" in loaded.skipped[0][1]
+
+
+def test_run_loop_provenance_shape_is_read(tmp_path: Path) -> None:
+    """The run loop stores the backend as provenance.renderer.renderer and per-split data
+    fingerprints under provenance.data."""
+    rec = make_record("m", "pos", 1, {"validation": {"accuracy": 0.9}}, "accuracy")
+    rec.provenance["renderer"] = {"renderer": "pangocairo", "fingerprint": "f" * 64,
+                                  "settings": {}}
+    rec.provenance.pop("data_fingerprint")
+    rec.provenance["data"] = {"train": {"fingerprint": "a"}, "validation": {"fingerprint": "b"}}
+    row = load_results(_write(tmp_path, rec)).records.iloc[0]
+    assert row["renderer_name"] == "pangocairo" and len(row["data_fingerprint"]) == 64
