@@ -199,8 +199,8 @@ def renderer_for(adapter: Any, args: PretrainArgs) -> tuple[str, Any]:
 
 
 #: config.json model_type values an --init-from checkpoint may carry, per family
-INIT_MODEL_TYPES = {"pixel": {"pixel", "vit_mae", "vit"}, "pixar": {"pixel", "vit_mae", "vit",
-                                                                     "pixar"},
+INIT_MODEL_TYPES = {"pixel": {"pixel", "vit_mae", "vit"},
+                    "pixar": {"pixel", "vit_mae", "vit", "pixar-thesis"},
                     "pixar2024": {"llama"}}
 
 
