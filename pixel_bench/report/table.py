@@ -4,8 +4,9 @@ Grouping rule (see docs/reports.md): records whose pixel-bench version, font fil
 renderer settings (fingerprint) differ are never averaged together. Where one (model, task) cell
 would mix them, the model's records are split into rows labelled with a short provenance tag:
 
-* version and font are properties of the whole run, so when they conflict in any cell of a model
-  every record of that model is tagged with them ("pixel-base [font 3fa2c1]");
+* version and font are properties of the whole run, so when a model's records in the table differ
+  in one, every record of that model is tagged with it ("pixel-base [font 3fa2c1]"): neither a
+  cell nor a row average ever combines two versions or fonts;
 * the renderer fingerprint legitimately differs between tasks (it hashes max_seq_length, and the
   recipes use PyGame for GLUE and PangoCairo for SQuAD), so it is compared only within a cell, and
   only the records of a conflicting cell get a renderer tag ("pixel-base [pygame 1a2b3c]").
@@ -211,7 +212,6 @@ def _provenance_tags(scope: pd.DataFrame) -> tuple[pd.Series, list[tuple[str, st
         return pd.Series([], index=scope.index, dtype=object), []
     s = scope.fillna({"pixel_bench_version": "", "font_sha256": "", "renderer_fingerprint": "",
                       "renderer_name": ""})
-    cell = ["model", "task_key"]
     legend: dict[str, str] = {}
     parts: list[pd.Series] = []
     for column, fmt, meaning in (
@@ -219,8 +219,10 @@ def _provenance_tags(scope: pd.DataFrame) -> tuple[pd.Series, list[tuple[str, st
              lambda v: f"pixel-bench version {v or 'unknown'}"),
             ("font_sha256", _font_tag,
              lambda v: f"font file sha256 {v[:16] + '...' if v else 'not recorded'}")):
-        conflict = s.groupby(cell)[column].nunique() > 1
-        split_models = {m for (m, _t), bad in conflict.items() if bad}
+        # Model-wide: differing anywhere in the layout splits the rows, so neither a cell nor
+        # a row's Avg ever combines two versions or fonts.
+        conflict = s.groupby("model")[column].nunique() > 1
+        split_models = {m for m, bad in conflict.items() if bad}
         mask = s["model"].isin(split_models)
         part = pd.Series("", index=s.index, dtype=object)
         part.loc[mask] = s.loc[mask, column].map(fmt)

@@ -148,3 +148,15 @@ def test_run_loop_provenance_shape_is_read(tmp_path: Path) -> None:
     rec.provenance["data"] = {"train": {"fingerprint": "a"}, "validation": {"fingerprint": "b"}}
     row = load_results(_write(tmp_path, rec)).records.iloc[0]
     assert row["renderer_name"] == "pangocairo" and len(row["data_fingerprint"]) == 64
+
+
+def test_version_differing_across_tasks_splits_so_avg_never_mixes(tmp_path: Path) -> None:
+    tasks = {"pos": "accuracy", "ner": "f1", "sst2": "accuracy", "rte": "accuracy",
+             "squad": "f1"}
+    recs = [make_record("m", t, 1, {"validation": {m: 0.8}}, m) for t, m in tasks.items()]
+    recs.append(make_record("m", "mnli", 1, {"validation_matched": {"accuracy": 0.7},
+                                             "validation_mismatched": {"accuracy": 0.7}},
+                            "accuracy", "validation_matched", version="0.2.0"))
+    table = build_table(load_results(_write(tmp_path, *recs)), get_layout("main"))
+    assert [r.label for r in table.rows] == ["m [v0.1.0]", "m [v0.2.0]"]
+    assert all(r.cells["avg"].missing for r in table.rows)
