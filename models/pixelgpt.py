@@ -94,16 +94,30 @@ class PixelGPTAdapter(ModelAdapter):
             self.crop_patches = self.max_text_length = int(max_seq_length)
         if self.mode == "text":
             return None
-        if renderer not in (None, "pygame"):
-            raise ConfigError(f"PixelGPT data were rendered with pygame; renderer {renderer!r} "
-                              "is not what the model was trained with")
+        kind = TaskKind(task_kind)
+        if self.mode == "pair" and kind != TaskKind.SEQUENCE_CLASSIFICATION:
+            raise ConfigError(f"{self.card.name}: image+text pair input exists for sequence "
+                              "classification only (as in the original scripts); use the pixel "
+                              "or -text variant for token classification and QA")
+        if renderer is None:
+            # PyGame has no QA options; PixelGPT keeps a live PangoCairo copy for that
+            renderer = "pangocairo" if kind == TaskKind.QUESTION_ANSWERING else "pygame"
+        if renderer not in ("pygame", "pangocairo"):
+            raise ConfigError(f"PixelGPT data were rendered with pygame (its repo also keeps a "
+                              f"PangoCairo copy); renderer {renderer!r} is not one of them")
         from pixel_bench.fonts import resolve_font
         from pixel_bench.render import RendererConfig
 
-        width = max(RENDER_WIDTH, self.crop_patches)
+        # Sequence classification is faithful: render at the checkpoint renderer's 1024 patches,
+        # then features() left-crops to L. Token tasks and QA (pixel-bench additions) render at L
+        # directly so per-patch labels and offsets line up with the model positions.
+        width = (max(RENDER_WIDTH, self.crop_patches)
+                 if kind == TaskKind.SEQUENCE_CLASSIFICATION else self.crop_patches)
         font = resolve_font("NotoSans-Regular.ttf")  # stands in for GoNotoCurrent.ttf
-        return "pygame", RendererConfig(font_file=str(font), **{**NOTO_RENDERER,
-                                                                "max_seq_length": width})
+        settings = {**NOTO_RENDERER, "max_seq_length": width}
+        if renderer == "pangocairo":
+            settings["text_renderer_type"] = "PangoCairoTextRenderer"
+        return renderer, RendererConfig(font_file=str(font), **settings)
 
     # -- features --------------------------------------------------------------------------
     def pixel_features(self, encoding: Any) -> dict[str, np.ndarray]:

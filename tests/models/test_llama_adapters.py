@@ -68,7 +68,12 @@ def test_pixelgpt_renderer_is_the_noto_renderer_cropped_by_the_recipe() -> None:
     assert feats["attention_mask"].sum() == 768  # clipped text fills the crop
     assert MODELS.get("dualgpt-text-tiny").renderer_config(TaskKind.SEQUENCE_CLASSIFICATION) is None
     with pytest.raises(ConfigError, match="pygame"):
-        adapter.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION, renderer="pangocairo")
+        adapter.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION, renderer="binary")
+    # token tasks render at L (labels per model position); QA needs PangoCairo's offsets
+    name, cfg = adapter.renderer_config(TaskKind.TOKEN_CLASSIFICATION, max_seq_length=256)
+    assert (name, cfg.max_seq_length) == ("pygame", 256)
+    name, cfg = adapter.renderer_config(TaskKind.QUESTION_ANSWERING, max_seq_length=384)
+    assert (name, cfg.max_seq_length) == ("pangocairo", 384)
 
 
 def test_pixelgpt_features_rgb_gray_binary() -> None:
@@ -179,6 +184,8 @@ def test_pixelgpt_pair_mode(tmp_path: Path) -> None:
     _roundtrip(adapter, model, batch, tmp_path, SEQ)
     with pytest.raises(DataError, match="raw text"):
         adapter.features(_grey_encoding(3))
+    with pytest.raises(ConfigError, match="sequence classification only"):
+        adapter.renderer_config(TaskKind.TOKEN_CLASSIFICATION, 16)
 
 
 def test_pixelgpt_text_mode_pools_last_token() -> None:
