@@ -121,6 +121,7 @@ def build_table(results: Results, layout: Layout, models: list[str] | None = Non
     scope["tag"], legend = _provenance_tags(scope)
     warnings: list[str] = []
     scope = _drop_duplicate_seeds(scope, warnings)
+    _warn_mixed_data(scope, warnings)
 
     values = results.values
     values = values[values["task_key"].isin({c.task for c in value_cols})]
@@ -256,6 +257,18 @@ def _render_tag(name: str, fingerprint: str) -> str:
     if not fingerprint:
         return "no renderer"
     return f"{name or 'renderer'} {fingerprint[:6]}"
+
+
+def _warn_mixed_data(scope: pd.DataFrame, warnings: list[str]) -> None:
+    """Different data in one cell (a --limit smoke run beside full runs, another data release)
+    does not split rows, but it deserves a warning."""
+    data = scope.dropna(subset=["data_fingerprint"])
+    mixed = data.groupby(["model", "tag", "task"])["data_fingerprint"].nunique()
+    for (model, tag, task), n in mixed[mixed > 1].items():
+        label = f"{model} [{tag}]" if tag else model
+        warnings.append(f"{label} / {task}: its records were scored on {n} different data sets "
+                        "(data fingerprints differ: a --limit run beside full runs?); averaged "
+                        "anyway")
 
 
 def _drop_duplicate_seeds(scope: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:

@@ -160,3 +160,13 @@ def test_version_differing_across_tasks_splits_so_avg_never_mixes(tmp_path: Path
     table = build_table(load_results(_write(tmp_path, *recs)), get_layout("main"))
     assert [r.label for r in table.rows] == ["m [v0.1.0]", "m [v0.2.0]"]
     assert all(r.cells["avg"].missing for r in table.rows)
+
+
+def test_mixed_data_in_a_cell_is_warned_about(tmp_path: Path) -> None:
+    a = make_record("m", "pos", 1, {"validation": {"accuracy": 0.9}}, "accuracy")
+    b = make_record("m", "pos", 2, {"validation": {"accuracy": 0.8}}, "accuracy")
+    b.provenance["data_fingerprint"] = "other"
+    table = build_table(load_results(_write(tmp_path, a, b)), get_layout("main"))
+    assert table.rows[0].cells["pos"].n == 2
+    assert any("m / pos: its records were scored on 2 different data sets" in w
+               for w in table.warnings)
