@@ -1,8 +1,8 @@
 """Aggregate records into a table: rows = models (split by provenance), cells = mean/std/n.
 
 Grouping rule (see docs/reports.md): records whose pixel-bench version, font file (sha256) or
-renderer settings (fingerprint) differ are never averaged together. Where one (model, task) cell
-would mix them, the model's records are split into rows labelled with a short provenance tag:
+renderer settings (fingerprint) differ are never averaged together. Where a model's records would
+mix them, they are split into rows labelled with a short provenance tag:
 
 * version and font are properties of the whole run, so when a model's records in the table differ
   in one, every record of that model is tagged with it ("pixel-base [font 3fa2c1]"): neither a
