@@ -532,7 +532,7 @@ class Trainer:
         return self.torch.utils.data.DataLoader(
             stream, batch_size=args.batch_size, num_workers=args.num_workers,
             collate_fn=collate, generator=gen,
-            persistent_workers=False, prefetch_factor=4 if args.num_workers > 0 else None)
+            persistent_workers=False, prefetch_factor=2 if args.num_workers > 0 else None)
 
     def setup(self) -> None:
         torch, args = self.torch, self.args
