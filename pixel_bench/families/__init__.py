@@ -1,0 +1,14 @@
+"""Task families: the shared logic behind every task adapter (``tasks/*.py`` are thin).
+
+* :class:`SequenceClassificationTask` — single sentences and pairs, regression (STS-B)
+* :class:`TokenClassificationTask` — words rendered one per patch run, first patch labelled
+* :class:`QuestionAnsweringTask` — question+context windows, start/end patches, n-best spans
+"""
+
+from .base import EncodedSplit, FeatureDataset, Task
+from .qa import QuestionAnsweringTask
+from .seqcls import SequenceClassificationTask
+from .tokcls import TokenClassificationTask
+
+__all__ = ["EncodedSplit", "FeatureDataset", "QuestionAnsweringTask",
+           "SequenceClassificationTask", "Task", "TokenClassificationTask"]

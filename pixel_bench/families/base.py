@@ -1,0 +1,145 @@
+"""What every task family shares: split loading (local files or hub), the encoded split handed
+to the trainer, and the scoring protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..data.io import DataSource, find_split_file, load_hub
+from ..errors import DataError
+from ..modeling.adapter import HeadSpec, ModelAdapter, TaskKind
+
+
+@dataclass
+class EncodedSplit:
+    """One split ready for the model: a dataset of features plus what scoring needs."""
+
+    name: str
+    rows: list[dict[str, Any]]  # the examples as read
+    dataset: "FeatureDataset"
+    counts: dict[str, int] = field(default_factory=dict)  # examples, truncated, words dropped...
+    meta: dict[str, Any] = field(default_factory=dict)  # family-specific (QA windows, label idx)
+    data_fingerprint: str = ""
+
+
+class FeatureDataset:
+    """A map-style dataset computing ``fn(i)`` lazily (features are cheap numpy work over the
+    memory-mapped rendered cache, so nothing large is held in memory)."""
+
+    def __init__(self, n: int, fn: Callable[[int], dict[str, Any]]) -> None:
+        self.n = n
+        self.fn = fn
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self.fn(i)
+
+
+@dataclass
+class Task:
+    """A task: where its data are, how to read them, which labels and metric.
+
+    Task plug-ins (``tasks/*.py``) instantiate one of the family subclasses and register it in
+    :data:`pixel_bench.registry.TASKS`.
+    """
+
+    name: str
+    description: str
+    source: DataSource
+    reader: Callable[[Path], list[dict[str, Any]]]  # local file -> rows
+    hub_reader: Callable[[Any], list[dict[str, Any]]] | None = None  # datasets.Dataset -> rows
+    labels: list[str] | None = None  # None: regression
+    main_metric: str = "accuracy"
+    train_split: str = "train"
+    eval_splits: tuple[str, ...] = ("validation",)  # the first one selects the model
+    recipe: str | None = None  # recipes/<recipe>.yaml (defaults to the task name)
+    greater_is_better: bool = True
+
+    kind: TaskKind = TaskKind.SEQUENCE_CLASSIFICATION
+    family: str = "base"
+
+    # -- data -------------------------------------------------------------------------------
+    @property
+    def main_split(self) -> str:
+        return self.eval_splits[0]
+
+    def load_split(self, split: str, data_dir: str | Path | None = None,
+                   limit: int | None = None) -> tuple[list[dict[str, Any]], str]:
+        """Rows of ``split`` and where they came from (a file path or ``hub:<id>``)."""
+        if data_dir is not None:
+            path = find_split_file(data_dir, self.source, split)
+            if path is None:
+                pats = ", ".join(self.source.patterns.get(split, [])) or "(none known)"
+                raise DataError(f"{self.source.name}: no file for split {split!r} in {data_dir} "
+                                f"(looked for {pats}"
+                                + (f" in . and {', '.join(self.source.subdirs)}"
+                                   if self.source.subdirs else "") + ")")
+            rows = self.reader(path)
+            origin = str(path)
+        else:
+            ds = load_hub(self.source, split)
+            if self.hub_reader is None:
+                raise DataError(f"{self.name}: no hub reader")
+            rows = self.hub_reader(ds)
+            origin = "hub:" + "/".join(self.source.hub or ())
+        if not rows:
+            raise DataError(f"{self.name}: split {split!r} from {origin} is empty")
+        if limit is not None:
+            rows = rows[: int(limit)]
+        return rows, origin
+
+    # -- model -------------------------------------------------------------------------------
+    def head_spec(self, recipe: dict[str, Any]) -> HeadSpec:
+        n = len(self.labels) if self.labels else 1
+        return HeadSpec(kind=self.kind, num_labels=n,
+                        pooling=str(recipe.get("pooling", "mean")),
+                        add_layer_norm=bool(recipe.get("pooler_add_layer_norm", True)),
+                        dropout=recipe.get("dropout"),
+                        id2label=dict(enumerate(self.labels)) if self.labels else None,
+                        problem_type=None if self.labels else "regression")
+
+    def render_kwargs(self, recipe: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    # -- family hooks ------------------------------------------------------------------------
+    def render_inputs(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        raise NotImplementedError
+
+    def encode(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
+               rendered: Any, max_seq_length: int, renderer_name: str | None,
+               renderer_config: Any = None) -> EncodedSplit:
+        raise NotImplementedError
+
+    def score(self, split: EncodedSplit, predictions: Any) -> tuple[dict[str, float],
+                                                                    list[dict[str, Any]]]:
+        """Metrics of one split from the model's raw outputs, and one prediction row per
+        example (for ``predictions.jsonl``)."""
+        raise NotImplementedError
+
+
+def model_features(adapter: ModelAdapter, encoding: Any, text: Any) -> dict[str, Any]:
+    """Features of one example. Text-reading models (text baselines, PixelGPT text/pair modes)
+    get the raw text too."""
+    if encoding is None:
+        return adapter.text_features(text)  # type: ignore[attr-defined]
+    if getattr(adapter, "needs_text", False):
+        return adapter.features(encoding, text=text)  # type: ignore[call-arg]
+    return adapter.features(encoding)
+
+
+def rendered_counts(rendered: Any, n: int) -> dict[str, int]:
+    if rendered is None:
+        return {"examples": n}
+    counts = {"examples": n}
+    try:
+        c = rendered.counts
+        counts.update({k: int(v) for k, v in c.items() if isinstance(v, (int, float))})
+    except (AttributeError, KeyError, TypeError):
+        pass
+    return counts
