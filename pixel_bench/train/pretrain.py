@@ -558,7 +558,10 @@ class Trainer:
             if self.dist.world_size > 1:
                 ddp_kwargs = ({"device_ids": [self.dist.device.index]}
                               if self.dist.device.type == "cuda" else {})
-                self.model = torch.nn.parallel.DistributedDataParallel(model, **ddp_kwargs)
+                # Buffers here are constants (position ids, sin-cos tables), identical on every
+                # rank; some are expanded views that DDP's buffer broadcast cannot write into.
+                self.model = torch.nn.parallel.DistributedDataParallel(
+                    model, broadcast_buffers=False, **ddp_kwargs)
             else:
                 self.model = model
             self.optimizer = torch.optim.AdamW(self.groups, lr=args.lr,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-WRAP_PIXELS = 1024  # long strips are wrapped into rows this wide so they stay readable
+PICTURE_WIDTH = 2048  # output width in px; long strips are wrapped so they stay readable
 
 
 def _to_grey(img: Any) -> np.ndarray:
@@ -85,26 +85,29 @@ def reconstruction_rows(model: Any, batch: dict[str, Any]) -> list[tuple[str, np
     return rows
 
 
-def compose(rows: list[tuple[str, np.ndarray]], title: str = "", scale: int = 2,
+def compose(rows: list[tuple[str, np.ndarray]], title: str = "", scale: int | None = None,
             width: int | None = None) -> Any:
-    """Stack labelled strips (cropped to ``width`` px, each wrapped at WRAP_PIXELS) into one
+    """Stack labelled strips (cropped to ``width`` px, wrapped to PICTURE_WIDTH) into one
     PIL image."""
     from PIL import Image, ImageDraw
 
+    strip_h = max(np.asarray(img).shape[0] for _, img in rows)
+    scale = scale or max(2, 32 // strip_h)  # 8-px PIXAR strips x4, 16-px PIXEL strips x2
+    wrap = PICTURE_WIDTH // scale
     blocks = []
     for label, img in rows:
         img = np.asarray(img, dtype=np.uint8)
         if width:
             img = img[:, :width]
         h, w = img.shape
-        n = max(1, -(-w // WRAP_PIXELS))
-        canvas = np.full((n * (h + 2), WRAP_PIXELS), 255, dtype=np.uint8)
+        n = max(1, -(-w // wrap))
+        canvas = np.full((n * (h + 2), wrap), 255, dtype=np.uint8)
         for i in range(n):
-            part = img[:, i * WRAP_PIXELS:(i + 1) * WRAP_PIXELS]
+            part = img[:, i * wrap:(i + 1) * wrap]
             canvas[i * (h + 2):i * (h + 2) + h, :part.shape[1]] = part
         blocks.append((label, canvas))
     label_h = 12
-    width = WRAP_PIXELS * scale
+    width = wrap * scale
     height = sum(label_h + b.shape[0] * scale + 4 for _, b in blocks) + (label_h if title else 0)
     out = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(out)
@@ -130,6 +133,15 @@ def save_reconstruction(trainer: Any, path: Path) -> Path | None:
         return None
     one = {k: v[:1] for k, v in batch.items()}
     model = trainer.module
+    if trainer.args.engine == "deepspeed":
+        # DeepSpeed holds bf16/fp16 weights (ZeRO-3: partitioned ones): draw with an fp32 copy
+        stage = int((trainer.plan.ds_config or {}).get("zero_optimization", {}).get("stage", 0))
+        if stage >= 3:
+            return None
+        import copy
+
+        model = copy.deepcopy(model).float()
+        one = {k: v.float() if v.is_floating_point() else v for k, v in one.items()}
     was_training = model.training
     devices = [trainer.dist.device] if trainer.dist.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.no_grad():

@@ -14,7 +14,7 @@ import pytest
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 
-MODEL = "pixel-tiny"  # stand-in for the objective-agnostic loop (PIXAR tests: test_objectives)
+MODEL = "pixar-tiny"  # thesis PIXAR, tiny layout (objective details: test_objectives.py)
 COMMON = dict(max_seq_length=64, batch_size=2, warmup_steps=2, log_steps=1, num_workers=0,
               picture_steps=0, min_text_patches=4, block_lines=32, precision="bf16")
 
@@ -84,7 +84,7 @@ def test_checkpoint_and_exact_resume(tmp_path: Path, corpus: Path, engine: str, 
     assert sorted(want) == [1, 2, 3, 4, 5, 6]
     assert (full / "checkpoints" / "latest").read_text().strip() == "step-0000006"
     for name in ("model.safetensors", "config.json", "text_renderer_config.json",
-                 "NotoSans-Regular.ttf", "pretrain_info.json"):
+                 "PixeloidSans.ttf", "pretrain_info.json"):
         assert (full / name).is_file(), name
 
     killed = tmp_path / "killed"
@@ -99,8 +99,10 @@ def test_checkpoint_and_exact_resume(tmp_path: Path, corpus: Path, engine: str, 
     # the final directory is a normal checkpoint the model adapter loads
     model = MODELS.get(MODEL).build(HeadSpec(TaskKind.SEQUENCE_CLASSIFICATION, num_labels=2),
                                     checkpoint=full, max_seq_length=64)
-    assert torch.equal(model.vit.embeddings.patch_embeddings.projection.weight,
-                       a["vit.embeddings.patch_embeddings.projection.weight"])
+    state = model.state_dict()
+    shared = [k for k in state if k in a]
+    assert len(shared) > 20
+    assert all(torch.equal(state[k], a[k]) for k in shared)
 
 
 def _invoke(argv: list[str]):
@@ -140,10 +142,10 @@ def test_bad_input_is_reported_before_any_work(tmp_path: Path, corpus: Path):
     # a run directory whose checkpoints belong to another model
     ck = out / "checkpoints" / "step-0000001"
     ck.mkdir(parents=True)
-    (ck / "trainer_state.json").write_text(json.dumps({"model": "pixar-tiny", "step": 1}))
+    (ck / "trainer_state.json").write_text(json.dumps({"model": "pixel-tiny", "step": 1}))
     (out / "checkpoints" / "latest").write_text("step-0000001\n")
     res = _invoke(base + ["--data", str(corpus), "--engine", "torch"])
-    assert isinstance(res.exception, CheckpointError) and "pixar-tiny" in str(res.exception)
+    assert isinstance(res.exception, CheckpointError) and "pixel-tiny" in str(res.exception)
     assert not (out / "metrics.jsonl").exists()  # nothing ran
 
     res = _invoke(["--output-dir", str(out)])
