@@ -185,3 +185,22 @@ def test_two_processes_deepspeed_zero2_bf16(tmp_path: Path, corpus: Path):
     assert (ck / "rank1_state.pt").is_file()
     weights = load_file(out / "model.safetensors")
     assert all(v.dtype == torch.float32 for v in weights.values())  # consolidated fp32
+
+
+def test_init_from_a_pixel_checkpoint_initialises_the_encoder(tmp_path: Path, corpus: Path):
+    """Thesis §3.5.1: the PIXAR encoder starts from PIXEL's weights (--init-from)."""
+    torch = pytest.importorskip("torch")
+    from pixel_bench.registry import MODELS
+    from pixel_bench.train.pretrain import Trainer, validate
+
+    pixel = MODELS.get("pixel-tiny")
+    torch.manual_seed(1)
+    donor = pixel.build_pretraining()
+    pixel.save_pretrained(donor, tmp_path / "pixel")
+    plan = validate(_args(tmp_path / "run", corpus, engine="torch",
+                          init_from=str(tmp_path / "pixel")))
+    model = Trainer(plan, dist=None).build_model()
+    enc = dict(model.named_parameters())
+    src = dict(donor.named_parameters())
+    key = next(k for k in enc if k.endswith("encoder.layer.0.attention.attention.query.weight"))
+    assert torch.equal(enc[key], src["vit.encoder.layer.0.attention.attention.query.weight"])
