@@ -381,6 +381,16 @@ class PixarForPreTraining(PixarPreTrainedModel):
                                       encoder_last_hidden_state=enc.last_hidden_state,
                                       decoder_last_hidden_state=dec)
 
+    @torch.no_grad()
+    def next_patch_logits(self, pixel_values: torch.Tensor,
+                          attention_mask: torch.Tensor | None = None,
+                          patch_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced next-patch logits ``[B, N, 64]``; the encoder is masked only when
+        ``patch_mask`` is given (no masking is drawn here, unlike :meth:`forward`)."""
+        enc = self.pixar.encode(pixel_values, attention_mask, patch_mask)
+        dec = self.pixar.decode(self.pixar.decoder_inputs(pixel_values), enc).last_hidden_state
+        return self.pixel_head(dec)
+
     # -- generation -----------------------------------------------------------------------------
     def logits_to_pixels(self, logits: torch.Tensor) -> torch.Tensor:
         """Binary: ``sigmoid > 0.5`` as 0/1 (thesis generation); grey: the probabilities."""
