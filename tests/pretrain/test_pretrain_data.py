@@ -144,3 +144,10 @@ def test_min_text_patches_too_large_is_a_clear_error(tmp_path: Path, pygame_conf
                           min_text_patches=10_000, block_lines=50)
     with pytest.raises(DataError, match="too small"):
         next(corpus.examples(0, 1, ShardState()))
+
+
+def test_unreachable_hub_dataset_is_a_clear_error():
+    pytest.importorskip("datasets")
+    # tests run with HF_HUB_OFFLINE=1: the hub path fails at once, named in the message
+    with pytest.raises(DataError, match="no-such-user/no-such-corpus"):
+        TextSource("no-such-user/no-such-corpus").check_not_empty()
