@@ -36,7 +36,8 @@ METRIC_DISPLAY = {
 
 # model_info.attributes values -> the words of thesis Table 4.3 (unknown values pass through).
 ATTRIBUTE_DISPLAY = {
-    "architecture": {"encoder": "Enc", "enc": "Enc", "encoder-decoder": "Enc-Dec",
+    "architecture": {"encoder": "Enc", "enc": "Enc", "encoder-only": "Enc",
+                     "encoder_only": "Enc", "decoder-only": "Dec", "encoder-decoder": "Enc-Dec",
                      "encoder_decoder": "Enc-Dec", "encdec": "Enc-Dec", "enc-dec": "Enc-Dec",
                      "decoder": "Dec", "dec": "Dec"},
     "masking": {"span": "Span", "random": "Random", "none": "None", "": "None"},

@@ -170,3 +170,13 @@ def test_mixed_data_in_a_cell_is_warned_about(tmp_path: Path) -> None:
     assert table.rows[0].cells["pos"].n == 2
     assert any("m / pos: its records were scored on 2 different data sets" in w
                for w in table.warnings)
+
+
+def test_registered_pixar_attribute_values_read_as_in_the_thesis() -> None:
+    from pixel_bench.report.names import attribute_display
+
+    assert [attribute_display("architecture", v) for v in
+            ("encoder-only", "encoder-decoder", "encoder")] == ["Enc", "Enc-Dec", "Enc"]
+    assert [attribute_display("masking", v) for v in ("none", "random", "span", None)] == \
+        ["None", "Random", "Span", "–"]
+    assert attribute_display("input", "grey") == "Grey"
