@@ -865,6 +865,8 @@ class Display:
             return
         info = (f"loss {record['loss']:.4f}  lr {record['lr']:.2e}  "
                 f"{record['patches_per_s']:.0f} patches/s")
+        if record.get("invalid_utf8"):
+            info += f"  ({record['invalid_utf8']} invalid UTF-8 sequences replaced)"
         if self.progress is not None:
             self.progress.update(self.task, completed=record["step"], info=info)
         else:
