@@ -111,6 +111,15 @@ from pixel_bench.modeling.pixar import (VARIANTS, PixarForPreTraining, focal_los
 from pixel_bench.registry import MODELS  # noqa: E402
 
 N = 24  # patches in the synthetic strips
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny matrices: one thread is faster than two on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
@@ -233,7 +242,7 @@ def test_registry_has_every_table_row_full_and_tiny():
         MODELS.get("pixar").build(HeadSpec(TaskKind.SEQUENCE_CLASSIFICATION))
 
 
-def _train(model, batch, steps=12, lr=3e-3):
+def _train(model, batch, steps=10, lr=3e-3):
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     losses = []
     for _ in range(steps):
@@ -272,7 +281,7 @@ def test_variant_trains_saves_and_reloads(name, tmp_path):
     assert hasattr(cls.pixar, "decoder") == (ad.architecture == "encoder-decoder")
     torch.testing.assert_close(cls.pixar.encoder.layer[0].output.dense.weight,
                                pre.pixar.encoder.layer[0].output.dense.weight)
-    losses = _train(cls, {"pixel_values": x, "attention_mask": am, "labels": labels}, steps=8)
+    losses = _train(cls, {"pixel_values": x, "attention_mask": am, "labels": labels}, steps=6)
     assert losses[-1] < losses[0], losses
     cls.eval()
     ad.save_pretrained(cls, tmp_path / "cls")
