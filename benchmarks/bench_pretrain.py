@@ -35,7 +35,8 @@ def cli(args: argparse.Namespace, out: Path, *extra: str) -> list[str]:
             "--data", data, "--output-dir", str(out), "--batch-size", str(args.batch_size),
             "--warmup-steps", str(max(1, args.steps // 10)), "--lr", str(args.lr),
             "--log-steps", "5", "--picture-steps", str(args.steps), "--num-workers", "1",
-            "--save-steps", str(max(1, args.steps // 4)), *extra]
+            "--save-steps", str(max(1, args.steps // 4)),
+            "--max-seq-length", str(args.max_seq_length), *extra]
 
 
 def env() -> dict[str, str]:
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--max-seq-length", type=int, default=256)
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", default="/tmp/bench_pretrain")
     parser.add_argument("--only", default="ds2,torch2,killed,ds1")
@@ -101,7 +103,8 @@ def main() -> None:
     root = Path(args.out)
     root.mkdir(parents=True, exist_ok=True)
     only = set(args.only.split(","))
-    results: dict = {"model": args.model, "steps": args.steps, "batch_size": args.batch_size}
+    results: dict = {"model": args.model, "steps": args.steps, "batch_size": args.batch_size,
+                     "max_seq_length": args.max_seq_length, "lr": args.lr}
     ds2 = ["--num-processes", "2", "--engine", "deepspeed", "--zero-stage", "2",
            "--max-steps", str(args.steps), "--resume", "auto"]
     if "ds2" in only:
