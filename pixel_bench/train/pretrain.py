@@ -98,6 +98,10 @@ class PretrainArgs:
         if unknown:
             raise ConfigError(f"{source}: unknown pretraining setting(s) {unknown}; known: "
                               f"{sorted(known - {'extra'})}")
+        missing = [k for k in ("model", "output_dir") if data.get(k) in (None, "")]
+        if missing:
+            raise ConfigError(f"{source}: missing setting(s) {missing} (or pass "
+                              f"{', '.join('--' + k.replace('_', '-') for k in missing)})")
         return cls(**data)
 
     @classmethod

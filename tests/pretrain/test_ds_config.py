@@ -108,3 +108,18 @@ def test_param_groups_skip_decay_on_bias_and_norms():
     decay, plain = param_groups(model, 0.05)
     assert decay["weight_decay"] == 0.05 and len(decay["params"]) == 1
     assert plain["weight_decay"] == 0.0 and len(plain["params"]) == 3
+
+
+def test_pretrain_config_file_and_overrides(tmp_path: Path):
+    from pixel_bench.train.pretrain import PretrainArgs
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("model: pixar-tiny\noutput_dir: out\nmax_steps: 50\nlr: 0.001\n")
+    args = PretrainArgs.from_file(cfg, max_steps=7)
+    assert (args.model, args.max_steps, args.lr) == ("pixar-tiny", 7, 0.001)
+    cfg.write_text("model: pixar-tiny\nmax_stepz: 5\n")
+    with pytest.raises(ConfigError, match="max_stepz"):
+        PretrainArgs.from_file(cfg)
+    cfg.write_text("max_steps: 5\n")
+    with pytest.raises(ConfigError, match="model"):
+        PretrainArgs.from_file(cfg)
