@@ -12,7 +12,8 @@ import pytest
 from pixel_bench.errors import ConfigError
 from pixel_bench.paths import shared_dir
 from pixel_bench.render import RENDERERS, RendererConfig
-from pixel_bench.render.golden import describe_mismatch, encoding_to_arrays, load_golden, render_case
+from pixel_bench.render.golden import (describe_mismatch, encoding_to_arrays, load_golden,
+                                       render_case)
 
 GOLDEN_FILE = "pygame_noto.npz"
 
@@ -46,12 +47,17 @@ def golden_npz(golden: Path):
     return load_golden(golden / "render" / GOLDEN_FILE)
 
 
-@pytest.fixture(scope="module")
-def renderer(fonts: Path):
-    config = RendererConfig(font_file=str(fonts / "noto/NotoSans-Regular.ttf"), font_size=8,
-                            dpi=120, pixels_per_patch=16, max_seq_length=529, pad_size=3,
-                            background_color="white", font_color="black")
-    return RENDERERS.get("pygame")(config)
+def _config(fonts: Path, fast: bool = True) -> RendererConfig:
+    return RendererConfig(font_file=str(fonts / "noto/NotoSans-Regular.ttf"), font_size=8,
+                          dpi=120, pixels_per_patch=16, max_seq_length=529, pad_size=3,
+                          background_color="white", font_color="black",
+                          extra={} if fast else {"pygame_fast_raster": False})
+
+
+@pytest.fixture(scope="module", params=["glyph-cache", "surface"])
+def renderer(request, fonts: Path):
+    """Both drawing paths: cached glyphs composed in numpy (default) and pygame surfaces."""
+    return RENDERERS.get("pygame")(_config(fonts, fast=request.param == "glyph-cache"))
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +137,35 @@ def test_bad_inputs(renderer, fonts):
         RENDERERS.get("pygame")(renderer.config.with_overrides(font_color="no-such-colour"))
     with pytest.raises(ConfigError, match="binary"):
         RENDERERS.get("pygame")(renderer.config.with_overrides(binary=True))
+
+
+@needs_shared
+def test_glyph_cache_path_equals_surface_path_on_real_text(fonts, data):
+    """The fast path must give the surface path's bytes on real text, pairs and word lists."""
+    import gzip
+
+    sentences = []
+    with gzip.open(data / "wikipedia_en_sample/text/AA/wiki_01.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if len(line) > 40 and not line.startswith("<"):
+                sentences.append(line[:300])
+            if len(sentences) == 150:
+                break
+    items = sentences[:100] + [(a, b) for a, b in zip(sentences[100:120], sentences[120:140])]
+    items += [s.split() for s in sentences[140:150]]
+    items += [" ".join(sentences), sentences[0].split() * 20, "", " ", ("", "x"), ["a", "", "b"],
+              "x\ty", "a\u0301", "Tokyo 東京", "\"quoted\" -- (x)", "ffi ﬁ"]
+    fast = RENDERERS.get("pygame")(_config(fonts))
+    slow = RENDERERS.get("pygame")(_config(fonts, fast=False))
+    used = 0
+    for item in items:
+        a, b = fast(item), slow(item)
+        used += fast._raster
+        problem = describe_mismatch(repr(item)[:60], b.pixel_values, a.pixel_values)
+        assert problem is None, problem
+        assert (a.num_text_patches, a.sep_patches, a.word_starts, a.truncated,
+                a.num_dropped_words, a.unknown_glyphs) == (
+            b.num_text_patches, b.sep_patches, b.word_starts, b.truncated,
+            b.num_dropped_words, b.unknown_glyphs), repr(item)[:60]
+    assert used >= len(items) - 8  # the fast path really ran (spaces-only etc. fall back)

@@ -19,7 +19,8 @@ from pixel_bench.errors import DataError, PixelBenchError
 from pixel_bench.render import RENDERERS, Encoding, RendererConfig, TextRenderer
 
 REPO = Path(__file__).resolve().parents[2]
-SENTENCES = [f"Sentence number {i}: the quick brown fox jumps over the lazy dog." for i in range(40)]
+SENTENCES = [f"Sentence number {i}: the quick brown fox jumps over the lazy dog."
+             for i in range(40)]
 
 
 @pytest.fixture(scope="module")
