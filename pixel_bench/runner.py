@@ -149,12 +149,16 @@ def _renderer_config(adapter: Any, task: Any, recipe: dict[str, Any], source: di
         kwargs["checkpoint"] = checkpoint
     try:
         return adapter.renderer_config(task.kind, max_seq_length=L, renderer=want, **kwargs)
-    except ConfigError:
-        # a renderer from the task's generic defaults the model family does not read: use the
-        # model's own; a renderer the user or the family's recipe asked for is an error
-        if source.get("renderer", "").endswith(":defaults"):
-            return adapter.renderer_config(task.kind, max_seq_length=L, renderer=None, **kwargs)
-        raise
+    except ConfigError as exc:
+        # a renderer from a recipe that this model's adapter cannot read (e.g. the thesis PIXAR's
+        # PyGame renderings): use the model's own and say so; one the user asked for is an error
+        if source.get("renderer") == "cli" or want is None:
+            raise
+        logger.warning("recipe renderer %r not usable for %s (%s); using the model's own",
+                       want, adapter.card.name, exc)
+        recipe["renderer_note"] = (f"recipe asked for {want!r}; {adapter.card.name} cannot read "
+                                   f"it, so its own renderer was used")
+        return adapter.renderer_config(task.kind, max_seq_length=L, renderer=None, **kwargs)
 
 
 # -- provenance ------------------------------------------------------------------------------
