@@ -215,6 +215,14 @@ def test_generation_counts_cache_and_binary_values():
     assert set(torch.unique(g1).tolist()) <= {0.0, 1.0}
     torch.testing.assert_close(g1, g2)
     # free-running from START, encoder reading the whole (attended) strip
+    # the fed-back patch embedding equals the strip embedding, and one generated step after P
+    # gold patches equals the teacher-forced prediction at position P
+    pe = model.pixar.patch_embeddings
+    torch.testing.assert_close(pe.embed_patches(model.patchify(x)), pe(x))
+    tf = model.logits_to_pixels(model.next_patch_logits(x, am))
+    for p in (0, 4, 11):
+        step = model.generate(x, p, 1, encoder_attention_mask=am)
+        torch.testing.assert_close(step[:, 0], tf[:, p])
     g3 = model.generate(x, 0, N, encoder_attention_mask=am)
     assert g3.shape == (3, N, 64)
     rows = model.reconstruction_images(x, am)
