@@ -92,6 +92,10 @@ def register(app: typer.Typer) -> None:
                                                        help="Drop shorter examples (PIXEL: 22)."),
         block_lines: Optional[int] = typer.Option(None, "--block-lines", help="Lines per data "
                                                   "shard block [default: 256]."),
+        render_cache: Optional[bool] = typer.Option(None, "--render-cache/--no-render-cache",
+                                                    help="Store/read packed, rendered blocks in "
+                                                    "the rendered-data cache (each block packed "
+                                                    "on its own) [default: off]."),
         device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
     ) -> None:
         """Pretrain a pixel language model (DeepSpeed ZeRO or plain torch, N processes)."""
@@ -111,7 +115,8 @@ def register(app: typer.Typer) -> None:
                       save_total_limit=save_total_limit, log_steps=log_steps,
                       picture_steps=picture_steps, resume=resume, max_seq_length=max_seq_length,
                       renderer=renderer, mask_ratio=mask_ratio,
-                      min_text_patches=min_text_patches, block_lines=block_lines, device=device)
+                      min_text_patches=min_text_patches, block_lines=block_lines,
+                      render_cache=render_cache, device=device)
         given = {k: v for k, v in values.items() if v is not None}
         if config is not None:
             args = PretrainArgs.from_file(config, **given)

@@ -87,6 +87,7 @@ class PretrainArgs:
     mask_ratio: float = 0.25
     min_text_patches: int = 22
     block_lines: int = 256
+    render_cache: bool = False  # read/write renderings through the rendered-data cache
     device: str = "auto"  # auto | cpu | cuda
     dist_timeout_s: int = 1800
     extra: dict[str, Any] = field(default_factory=dict)
@@ -514,6 +515,7 @@ class Trainer:
             return build(**kwargs)
 
     def build_loader(self, roles: list[int]) -> Any:
+        from ..paths import cache_dir
         from .pretrain_data import PackedCorpus, PretrainStream, TextSource, split_meta
 
         args = self.args
@@ -522,7 +524,8 @@ class Trainer:
             self.adapter, self.plan.renderer_config, args))
         corpus = PackedCorpus(source, self.plan.renderer_name, self.plan.renderer_config,
                               featurize, seed=args.seed, min_text_patches=args.min_text_patches,
-                              block_lines=args.block_lines)
+                              block_lines=args.block_lines,
+                              cache_root=str(cache_dir()) if args.render_cache else None)
         stream = PretrainStream(corpus, self.dist.rank, self.dist.world_size,
                                 max(args.num_workers, 1), self.worker_states, roles)
         adapter = self.adapter

@@ -256,7 +256,9 @@ class PackedCorpus:
     min_text_patches: int = 22
     block_lines: int = 256
     max_epochs: int | None = None  # None: loop forever
+    cache_root: str | None = None  # use the rendered-data cache (pixel_bench.cache) per block
     _renderer: Any = field(default=None, repr=False)
+    _fingerprint: str | None = field(default=None, repr=False)
 
     def renderer(self) -> Any:
         if self._renderer is None:
@@ -274,22 +276,83 @@ class PackedCorpus:
         enc = self.renderer()(text)
         return int(enc.num_text_patches) * int(self.renderer_config.pixels_per_patch)
 
+    # -- rendered-data cache mode: every block is packed on its own, its packing is stored as
+    # JSON and its renderings in the content-addressed RenderCache, so later epochs and runs
+    # over the same corpus skip both the measuring and the rendering.
+    def _owned_blocks(self, shard: int, num_shards: int, start: int) -> Iterator[list[Line]]:
+        first = (start // self.block_lines) * self.block_lines
+        block: list[Line] = []
+        current = None
+        for line in self.source.lines(first):
+            b = line.index // self.block_lines
+            if b != current:
+                if block:
+                    yield block
+                block, current = [], b
+            if b % num_shards == shard:
+                block.append(line)
+        if block:
+            yield block
+
+    def _cached_block(self, lines: list[Line]) -> tuple[list[PackedText], Any]:
+        import hashlib
+        import json
+        import os
+
+        from ..cache import RenderCache
+
+        if self._fingerprint is None:
+            self._fingerprint = self.renderer().fingerprint()
+        digest = hashlib.sha256(f"{self._fingerprint}|{self.width_limit}|".encode())
+        for ln in lines:
+            digest.update(f"{ln.index}:{int(ln.boundary)}:{ln.invalid}:".encode())
+            digest.update(ln.text.encode("utf-8", "surrogatepass") + b"\n")
+        key = digest.hexdigest()
+        index = Path(self.cache_root) / "pretrain-packing" / f"{key}.json"  # type: ignore[arg-type]
+        try:
+            rows = json.loads(index.read_text(encoding="utf-8"))
+            packed = [PackedText(*row) for row in rows]
+        except (OSError, ValueError, TypeError):
+            packed = list(pack_lines(iter(lines), self.measure, self.width_limit))
+            index.parent.mkdir(parents=True, exist_ok=True)
+            tmp = index.with_name(f".{index.name}.{os.getpid()}")
+            tmp.write_text(json.dumps([[p.text, p.first_line, p.next_line, p.num_lines,
+                                        p.invalid] for p in packed]), encoding="utf-8")
+            os.replace(tmp, index)
+        if not packed:
+            return packed, None
+        split = RenderCache(Path(self.cache_root) / "rendered").get_or_render(  # type: ignore[arg-type]
+            self.renderer_name, self.renderer_config, [p.text for p in packed],
+            data_fp=f"pretrain-block-{key}")
+        return packed, split
+
+    def _packed_rendered(self, shard: int, num_shards: int, start: int
+                         ) -> Iterator[tuple[PackedText, Any]]:
+        if self.cache_root is None:
+            renderer = self.renderer()
+
+            def owned(index: int) -> bool:
+                return (index // self.block_lines) % num_shards == shard
+
+            for packed in pack_lines(self.source.lines(start), self.measure, self.width_limit,
+                                     owned):
+                yield packed, renderer(packed.text)
+            return
+        for lines in self._owned_blocks(shard, num_shards, start):
+            packed, split = self._cached_block(lines)
+            for i, p in enumerate(packed):
+                if p.first_line >= start:
+                    yield p, split[i]
+
     def examples(self, shard: int, num_shards: int, state: ShardState
                  ) -> Iterator[tuple[dict[str, np.ndarray], ShardState]]:
         """Rendered examples of one shard from ``state`` on, with the state after each."""
         state = ShardState(**state.to_dict())
-        renderer = self.renderer()
-
-        def owned(index: int) -> bool:
-            return (index // self.block_lines) % num_shards == shard
-
         while self.max_epochs is None or state.epoch < self.max_epochs:
             produced, fresh_epoch = False, state.line == 0
-            for packed in pack_lines(self.source.lines(state.line), self.measure,
-                                     self.width_limit, owned):
+            for packed, enc in self._packed_rendered(shard, num_shards, state.line):
                 state.line = packed.next_line
                 state.invalid += packed.invalid
-                enc = renderer(packed.text)
                 if int(enc.num_text_patches) < self.min_text_patches:
                     continue
                 produced = True

@@ -151,3 +151,33 @@ def test_unreachable_hub_dataset_is_a_clear_error():
     # tests run with HF_HUB_OFFLINE=1: the hub path fails at once, named in the message
     with pytest.raises(DataError, match="no-such-user/no-such-corpus"):
         TextSource("no-such-user/no-such-corpus").check_not_empty()
+
+
+def test_render_cache_mode_matches_on_the_fly_and_hits(corpus_file: Path, pygame_config,
+                                                       tmp_path: Path, monkeypatch):
+    """With the rendered-data cache, blocks are packed alone (same as sharded on-the-fly
+    packing for 2 shards); the second pass reads packing and pixels from the cache."""
+    pytest.importorskip("pygame")
+
+    def feats(enc, rng):
+        return {"px": np.asarray(enc.pixel_values), "n": np.int64(enc.num_text_patches)}
+
+    def take(corpus, n=8):
+        it = corpus.examples(1, 2, ShardState())
+        return [next(it) for _ in range(n)]
+
+    plain = take(PackedCorpus(TextSource(corpus_file), "pygame", pygame_config, feats,
+                              min_text_patches=0, block_lines=50))
+    root = str(tmp_path / "cache")
+    first = take(PackedCorpus(TextSource(corpus_file), "pygame", pygame_config, feats,
+                              min_text_patches=0, block_lines=50, cache_root=root))
+    cached = PackedCorpus(TextSource(corpus_file), "pygame", pygame_config, feats,
+                          min_text_patches=0, block_lines=50, cache_root=root)
+    monkeypatch.setattr(PackedCorpus, "measure", lambda self, t: pytest.fail("measured again"))
+    second = take(cached)
+    for (a, sa), (b, sb), (c, sc) in zip(plain, first, second):
+        assert np.array_equal(a["px"], b["px"]) and np.array_equal(b["px"], c["px"])
+        assert sa == sb == sc
+    # resume from a position inside a cached block
+    again = cached.examples(1, 2, first[3][1])
+    assert np.array_equal(next(again)[0]["px"], first[4][0]["px"])
