@@ -491,28 +491,20 @@ class Trainer:
 
     # -- building ----------------------------------------------------------------------------
     def build_model(self) -> Any:
-        kwargs: dict[str, Any] = {"max_seq_length": self.adapter.num_positions(
-            self.plan.renderer_config.max_seq_length) if hasattr(self.adapter, "num_positions")
-            else self.plan.renderer_config.max_seq_length}
-        build = self.adapter.build_pretraining
+        """The adapter's pretraining network: random init (``from_scratch``), or started from
+        ``--init-from`` (PIXAR: a PIXEL checkpoint initialises the encoder)."""
         import inspect
 
+        build = self.adapter.build_pretraining
         params = inspect.signature(build).parameters
-        if "max_seq_length" not in params and not any(
-                p.kind is p.VAR_KEYWORD for p in params.values()):
-            kwargs.pop("max_seq_length")
-        if self.args.init_from:
-            kwargs["checkpoint"] = self.args.init_from
-        else:
-            kwargs["checkpoint"] = None
-            if "from_scratch" in params:
-                kwargs["from_scratch"] = True
-        # PIXEL's family builder resizes its position table; others ignore max_seq_length.
-        try:
-            return build(**kwargs)
-        except TypeError:
-            kwargs.pop("max_seq_length", None)
-            return build(**kwargs)
+        kwargs: dict[str, Any] = {"checkpoint": self.args.init_from or None}
+        if not self.args.init_from and "from_scratch" in params:
+            kwargs["from_scratch"] = True  # never fetch released weights unasked
+        if "max_seq_length" in params:  # model positions for the renderer's strip length
+            length = self.plan.renderer_config.max_seq_length
+            kwargs["max_seq_length"] = (self.adapter.num_positions(length)
+                                        if hasattr(self.adapter, "num_positions") else length)
+        return build(**kwargs)
 
     def build_loader(self, roles: list[int]) -> Any:
         from ..paths import cache_dir

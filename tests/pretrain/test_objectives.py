@@ -129,3 +129,21 @@ def test_every_table_4_3_variant_trains_a_step(corpus_file: Path, variant: str):
     opt.step()
     assert torch.isfinite(loss)
     assert sum(float(p.grad.abs().sum()) for p in model.parameters() if p.grad is not None) > 0
+
+
+@pytest.mark.parametrize("model", ["pixel-tiny", "pixar2024-tiny"])
+def test_pixel_mae_and_pixar2024_objectives_train_a_step(corpus_file: Path, model: str):
+    """PIXEL's MAE (span masks from the workers) and PIXAR-2024's next-block BCE."""
+    feats, adapter = _examples(model, corpus_file, 2)
+    batch = adapter.collate(feats)
+    assert ("patch_mask" in batch) == (model == "pixel-tiny")
+    torch.manual_seed(0)
+    net = adapter.build_pretraining(checkpoint=None, from_scratch=True,
+                                    max_seq_length=adapter.num_positions(L))
+    loss = net(**batch).loss
+    loss.backward()
+    assert torch.isfinite(loss) and float(loss.detach()) > 0
+    if model == "pixel-tiny":  # the worker's span mask is masked (topped up at random if short)
+        with torch.no_grad():
+            out = net(**batch)
+        assert bool((out.mask >= batch["patch_mask"]).all())
