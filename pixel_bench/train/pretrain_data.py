@@ -22,6 +22,11 @@ line (plus the epoch); every example carries the position after it, so the train
 for each worker, where to restart. The DataLoader takes batches from its workers round-robin, so
 after ``n`` batches worker ``w`` must play the role ``(w + n) % num_workers`` to continue the
 same sequence; :func:`worker_roles` computes that.
+
+``cache_root`` (``--render-cache``) packs every block on its own and keeps its packing (JSON) and
+renderings (:class:`pixel_bench.cache.RenderCache`), so later epochs and runs skip measuring and
+rendering. Resuming at a late position re-reads the corpus up to it (lines are skipped, not
+rendered).
 """
 
 from __future__ import annotations
