@@ -387,18 +387,23 @@ def _render_chunk(task: tuple[int, list[Input], dict[str, Any]]) -> dict[str, An
 
 
 def _pack(recs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Join a chunk's crops and masks into two byte strings: one cheap pickle each instead of
-    two arrays per example (the parent's share of the work limits multi-worker scaling)."""
-    crops, masks = [], []
+    """Turn a chunk's records into few, cheaply pickled objects: crops and masks as two byte
+    strings, backgrounds and counters as arrays (the parent's per-example share of the work is
+    what limits multi-worker scaling)."""
+    crops, masks, widths, backgrounds, shapes, sigs = [], [], [], [], [], []
     for r in recs:
         crop = r.pop("crop")
-        r["width"] = crop.shape[1]
+        widths.append(crop.shape[1])
         crops.append(crop.tobytes())
         mask = r.pop("mask")
-        r["mask_sig"] = None if mask is None else (mask.shape, mask.dtype.str)
+        sigs.append(None if mask is None else (mask.shape, mask.dtype.str))
         if mask is not None:
             masks.append(mask.tobytes())
-    return {"records": recs, "pixels": b"".join(crops), "masks": b"".join(masks)}
+        backgrounds.append(r.pop("background"))
+        shapes.append(r.pop("shape"))
+    return {"records": recs, "pixels": b"".join(crops), "masks": b"".join(masks),
+            "widths": widths, "backgrounds": np.stack(backgrounds) if backgrounds else None,
+            "shapes": shapes, "mask_sigs": sigs}
 
 
 def _render_records(renderer: TextRenderer, start: int, items: Sequence[Input],
@@ -480,20 +485,22 @@ class _LevelWriter:
 
     def add_chunk(self, chunk: dict[str, Any]) -> None:
         """Append a packed chunk (see :func:`_pack`) after checking every row's shape."""
-        for rec in chunk["records"]:
-            row = len(self.records)
-            if self.shape is None:
-                self.shape = tuple(rec["shape"])
-                self.mask_info = rec["mask_sig"]
-            if tuple(rec["shape"]) != self.shape:
-                raise DataError(f"example #{row}: rendered image has shape {tuple(rec['shape'])}"
-                                f", the first had {self.shape} (renderers give fixed-size strips)")
-            if rec.pop("mask_sig") != self.mask_info:
-                raise DataError(f"example #{row}: attention_mask missing or of another "
-                                "shape/dtype than the first example's")
-            self.widths.append(rec.pop("width"))
-            self.backgrounds.append(rec.pop("background"))
-            self.records.append(rec)
+        if not chunk["records"]:
+            return
+        if self.shape is None:
+            self.shape = tuple(chunk["shapes"][0])
+            self.mask_info = chunk["mask_sigs"][0]
+        for j, (shape, sig) in enumerate(zip(chunk["shapes"], chunk["mask_sigs"])):
+            if tuple(shape) != self.shape:
+                raise DataError(f"example #{len(self.records) + j}: rendered image has shape "
+                                f"{tuple(shape)}, the first had {self.shape} (renderers give "
+                                "fixed-size strips)")
+            if sig != self.mask_info:
+                raise DataError(f"example #{len(self.records) + j}: attention_mask missing or "
+                                "of another shape/dtype than the first example's")
+        self.widths.extend(chunk["widths"])
+        self.backgrounds.append(chunk["backgrounds"])
+        self.records.extend(chunk["records"])
         self.pixels.write(chunk["pixels"])
         self.masks.write(chunk["masks"])
 
@@ -505,8 +512,9 @@ class _LevelWriter:
         records, directory = self.records, self.dir
         np.save(directory / "pixels.width.npy", np.asarray(self.widths, dtype=np.int32))
         bg_shape = (len(records), shape[0], *shape[2:])
-        np.save(directory / "pixels.background.npy",
-                np.asarray(self.backgrounds, dtype=np.uint8).reshape(bg_shape))
+        backgrounds = (np.concatenate(self.backgrounds) if self.backgrounds
+                       else np.zeros(bg_shape, dtype=np.uint8))
+        np.save(directory / "pixels.background.npy", backgrounds.astype(np.uint8).reshape(bg_shape))
         index: dict[str, Any] = {
             "rows": len(records), "pixel_shape": list(shape), "scalars": list(SCALARS),
             "ragged": [], "optional": [],
