@@ -352,6 +352,17 @@ class RenderedSplit(Sequence[Encoding]):
     def pixel_values(self) -> PixelRows:
         return self._rows.pixels
 
+    def batch(self, indices: Sequence[int] | slice) -> dict[str, np.ndarray]:
+        """What a collator needs for examples ``indices``: ``pixel_values`` uint8
+        ``[B, H, W(, 3)]``, ``attention_mask`` ``[B, L]`` (if stored) and
+        ``num_text_patches`` ``[B]``, as fresh arrays."""
+        rows = np.arange(len(self))[indices]
+        out = {"pixel_values": self._rows.pixels[rows],
+               "num_text_patches": np.asarray(self.num_text_patches[rows])}
+        if self.attention_mask is not None:
+            out["attention_mask"] = np.array(self.attention_mask[rows])
+        return out
+
     @property
     def attention_mask(self) -> np.ndarray | None:
         return self._rows.attention_mask

@@ -63,6 +63,11 @@ def test_miss_then_hit_and_identical_to_direct_rendering(cache, config):
     assert batch.shape == (2, 16, 8464) and batch.dtype == np.uint8
     assert np.array_equal(batch, np.stack([direct[1].pixel_values, direct[2].pixel_values]))
     assert np.array_equal(np.asarray(second.pixel_values)[3], direct[3].pixel_values)
+    batch = second.batch([3, 0])
+    assert np.array_equal(batch["pixel_values"][0], direct[3].pixel_values)
+    assert np.array_equal(batch["attention_mask"][1], direct[0].attention_mask)
+    assert batch["num_text_patches"].tolist() == [direct[3].num_text_patches,
+                                                  direct[0].num_text_patches]
     # images are stored cropped after their last non-white column: far below N x 16 x 8464
     assert second.manifest["stored_bytes"] < 4 * 16 * 8464 / 4
     assert second[-1].num_text_patches == second[3].num_text_patches
