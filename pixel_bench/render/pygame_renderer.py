@@ -100,7 +100,7 @@ class PyGameTextRenderer(TextRenderer):
     """PIXEL's ``PyGameTextRenderer``: sentences, sentence pairs and word lists."""
 
     name = "pygame"
-    version = "1"
+    version = "2"  # 2: texts over 65,535 px are flagged truncated (pixels unchanged)
 
     def __init__(self, config: RendererConfig) -> None:
         super().__init__(config)
