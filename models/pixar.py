@@ -28,6 +28,7 @@ Features: ``pixel_values`` float32 [1, 8, W] (binary: 0/1, 1 = white; grey: /255
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ import numpy as np
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
 from pixel_bench.registry import MODELS
+
+logger = logging.getLogger("pixel_bench.models.pixar")
 
 THESIS_PATCHES = 529  # §3.1: W = 4232 px = 529 patches of 8x8
 PIXEL_MODEL_TYPES = ("pixel", "vit_mae", "vit")
@@ -189,7 +192,14 @@ class PixarThesisAdapter(ModelAdapter):
         overrides = self._head_overrides(head)
         head_kwargs: dict[str, Any] = {}
         if kind == "sequence_classification":
-            head_kwargs = {"pooling_mode": head.pooling, "add_layer_norm": head.add_layer_norm}
+            pooling = head.pooling
+            if pooling == "cls":
+                # thesis §4.4: "we can not use either 'CLS' pooling method as PIXEL [...] so we
+                # use mean pooling" (PIXAR has no CLS token); recipes asking for cls get mean
+                logger.warning("%s has no CLS token; using mean pooling instead of 'cls' "
+                               "(thesis §4.4)", self.card.name)
+                pooling = "mean"
+            head_kwargs = {"pooling_mode": pooling, "add_layer_norm": head.add_layer_norm}
         if checkpoint is None:
             if not (from_scratch or self.tiny):
                 raise CheckpointError(

@@ -320,6 +320,13 @@ def test_checkpoint_errors(tmp_path):
         ad.build(HeadSpec(TaskKind.SEQUENCE_CLASSIFICATION), max_seq_length=600)
     with pytest.raises(ConfigError, match="masking"):
         variant_config("pixar", tiny=True, masking="blocks")
+    # no CLS: the model refuses cls pooling, the adapter falls back to mean (thesis §4.4)
+    from pixel_bench.modeling.pixar import PixarForSequenceClassification
+
+    with pytest.raises(ConfigError, match="CLS"):
+        PixarForSequenceClassification(variant_config("pixar", tiny=True), pooling_mode="cls")
+    model = ad.build(HeadSpec(TaskKind.SEQUENCE_CLASSIFICATION, pooling="cls"))
+    assert model.config.pooling_mode == "mean"
 
 
 def test_init_encoder_from_pixel(tmp_path):

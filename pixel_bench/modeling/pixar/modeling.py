@@ -36,6 +36,7 @@ from transformers import GPT2Config, GPT2Model, PreTrainedModel
 from transformers.modeling_outputs import (ModelOutput, QuestionAnsweringModelOutput,
                                            SequenceClassifierOutput, TokenClassifierOutput)
 
+from ...errors import ConfigError
 from ..masking import make_patch_mask, num_masked_by_model
 from ..pixel.config import PIXELConfig
 from ..pixel.encoder import PIXELEncoder, extended_attention_mask, init_patch_projection
@@ -518,7 +519,7 @@ class PixarForSequenceClassification(_PixarHeadModel):
         mode = pooling_mode or getattr(config, "pooling_mode", "mean")
         kind, _ = parse_pooling_mode(mode)
         if kind == "cls":
-            raise ValueError("thesis PIXAR has no CLS token: use mean, max or pma<K> pooling")
+            raise ConfigError("thesis PIXAR has no CLS token: use mean, max or pma<K> pooling")
         ln = getattr(config, "add_layer_norm", True) if add_layer_norm is None else add_layer_norm
         config.pooling_mode, config.add_layer_norm = mode, bool(ln)  # saved with the model
         self.pooler = PIXELPoolingHead(pixel_config_for(config), mode, bool(ln))
