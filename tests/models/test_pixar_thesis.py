@@ -123,6 +123,17 @@ def _one_thread():
 NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
+@pytest.fixture(scope="module")
+def pixeloid():
+    """Saving a PIXAR checkpoint copies the Pixeloid font beside it (shared/fonts in CI)."""
+    from pixel_bench.fonts import resolve_font
+
+    try:
+        return resolve_font("PixeloidSans.ttf")
+    except ConfigError as exc:
+        pytest.skip(f"Pixeloid Sans not found: {exc}")
+
+
 def _batch(b: int = 3, n: int = N, seed: int = 0, lengths=(20, 12, 6)):
     """Synthetic binary strips: random 'ink' in the text patches, black EOS, white padding."""
     g = torch.Generator().manual_seed(seed)
@@ -276,7 +287,7 @@ def test_variant_trains_saves_and_reloads(name, tmp_path):
     losses = _train(pre, {"pixel_values": x, "attention_mask": am, "patch_mask": pm})
     assert losses[-1] < losses[0] * 0.92, losses
     pre.eval()
-    ad.save_pretrained(pre, tmp_path / "pre")
+    pre.save_pretrained(str(tmp_path / "pre"))  # adapter saving (+ font): test_checkpoint_errors
     again = ad.build_pretraining(checkpoint=tmp_path / "pre").eval()
     torch.manual_seed(5)
     a = pre(x, am, patch_mask=pm).logits
@@ -292,7 +303,7 @@ def test_variant_trains_saves_and_reloads(name, tmp_path):
     losses = _train(cls, {"pixel_values": x, "attention_mask": am, "labels": labels}, steps=6)
     assert losses[-1] < losses[0], losses
     cls.eval()
-    ad.save_pretrained(cls, tmp_path / "cls")
+    cls.save_pretrained(str(tmp_path / "cls"))
     cls2 = ad.build(HeadSpec(TaskKind.SEQUENCE_CLASSIFICATION, 2), checkpoint=tmp_path / "cls")
     torch.testing.assert_close(cls2.eval()(x, am).logits, cls(x, am).logits)
     tok = ad.build(HeadSpec(TaskKind.TOKEN_CLASSIFICATION, 5), checkpoint=tmp_path / "pre")
@@ -306,12 +317,15 @@ def test_variant_trains_saves_and_reloads(name, tmp_path):
     assert out.start_logits.shape == (4, N) and torch.isfinite(out.loss)
 
 
-def test_checkpoint_errors(tmp_path):
+def test_checkpoint_errors(tmp_path, pixeloid):
     ad = MODELS.get("pixar-tiny")
     with pytest.raises(CheckpointError, match="config.json"):
         ad.build(HeadSpec(TaskKind.SEQUENCE_CLASSIFICATION), checkpoint=tmp_path)
     grey = MODELS.get("pixar-encdec-span-grey-tiny")
     ad.save_pretrained(ad.build_pretraining(), tmp_path / "bin")
+    names = {p.name for p in (tmp_path / "bin").iterdir()}
+    assert {"config.json", "model.safetensors", "text_renderer_config.json",
+            "PixeloidSans.ttf"} <= names
     with pytest.raises(CheckpointError, match="input_type"):
         grey.build(HeadSpec(TaskKind.SEQUENCE_CLASSIFICATION), checkpoint=tmp_path / "bin")
     with pytest.raises(ConfigError, match="renderer"):
