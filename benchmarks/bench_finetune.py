@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--results", default="results")
     ap.add_argument("--table", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--evals", type=int, default=3, help="evaluations during training")
     args = ap.parse_args()
 
     import torch
@@ -73,7 +74,7 @@ def main() -> None:
                       from_scratch=True, max_steps=args.steps, limit=args.limit,
                       results=args.results, overwrite=True,
                       overrides={"learning_rate": args.lr, "per_device_train_batch_size": args.batch,
-                                 "gradient_accumulation_steps": 1, "eval_steps": max(1, args.steps // 3),
+                                 "gradient_accumulation_steps": 1, "eval_steps": max(1, args.steps // args.evals),
                                  "warmup_steps": max(1, args.steps // 10),
                                  "per_device_eval_batch_size": 64})[0]
             wall = time.perf_counter() - t0
@@ -96,7 +97,8 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.table:
-        Path(args.table).write_text(table + "\n")
+        with open(args.table, "a") as fh:  # appended: several invocations build one table
+            fh.write("\n".join(lines[2:]) + "\n")
 
 
 if __name__ == "__main__":

@@ -395,6 +395,8 @@ def run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, results
         metrics[split] = {k: float(v) for k, v in m.items()}
         pred_lines.extend(json.dumps(r, ensure_ascii=False, default=_json_default) for r in rows)
     timings["predict_s"] = time.perf_counter() - t0
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: only the main process writes
+        return CellOutcome(model_name, task_name, seed, "done (worker)")
     atomic_write_text(cell / PREDICTIONS_FILE, "\n".join(pred_lines) + ("\n" if pred_lines else ""))
 
     counts: dict[str, int] = {}
