@@ -78,9 +78,15 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
         if not key:
             raise ConfigError(f"--set expects key=value, got {item!r}")
         try:
-            out[key] = yaml.safe_load(raw)
+            value = yaml.safe_load(raw)
         except yaml.YAMLError:
-            out[key] = raw
+            value = raw
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        out[key] = value
     return out
 
 
