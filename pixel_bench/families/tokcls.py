@@ -108,7 +108,7 @@ class TokenClassificationTask(Task):
         counts = rendered_counts(rendered, len(rows))
         counts.update({"words": total, "words_dropped": dropped})
         return EncodedSplit(name=name, rows=rows, dataset=FeatureDataset(len(rows), item),
-                            counts=counts, meta={"word_at": word_at})
+                            counts=counts, meta={"word_at": word_at, "labels": label_cache})
 
     def score(self, split: EncodedSplit, predictions: Any):
         logits = predictions[0] if isinstance(predictions, (tuple, list)) else predictions
@@ -118,7 +118,9 @@ class TokenClassificationTask(Task):
         gold_tags: list[list[str]] = []
         out_rows = []
         for i, row in enumerate(split.rows):
-            feats_labels = split.dataset[i]["labels"]
+            cached = split.meta.get("labels", [None] * len(split.rows))[i]
+            # labelled positions: cached for rendered models (no image work), else re-tokenized
+            feats_labels = cached if cached is not None else split.dataset[i]["labels"]
             positions = np.flatnonzero(np.asarray(feats_labels) != IGNORE)
             ex_logits = np.asarray(logits[i])
             pred_ids = ex_logits[positions].argmax(-1) if len(positions) else np.array([], int)
