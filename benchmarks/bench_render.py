@@ -63,6 +63,29 @@ def wikipedia_sentences(n: int, min_len: int = 100, max_len: int = 160) -> list[
     return out
 
 
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def parallel_headroom(workers: int = 2, n: int = 3_000_000) -> float:
+    """Speed-up of ``workers`` processes over one on a trivially parallel loop: the ceiling
+    any worker pool can reach on this machine right now (the machine is shared)."""
+    import multiprocessing
+
+    t0 = time.perf_counter()
+    for _ in range(workers):
+        _spin(n)
+    serial = time.perf_counter() - t0
+    with multiprocessing.get_context().Pool(workers) as pool:
+        t0 = time.perf_counter()
+        pool.map(_spin, [n] * workers)
+        parallel = time.perf_counter() - t0
+    return serial / parallel
+
+
 def example_digest(enc) -> str:
     h = hashlib.sha1(np.ascontiguousarray(enc.pixel_values).tobytes())
     h.update(repr((int(enc.num_text_patches), [int(s) for s in enc.sep_patches],
@@ -131,6 +154,7 @@ def main() -> None:
     all_texts = wikipedia_sentences(max(args.n, args.n_fast))
     mean_len = sum(map(len, all_texts)) / len(all_texts)
     load_before = os.getloadavg()
+    headroom_before = parallel_headroom(args.workers)
     rows = []
     for name in args.renderers:
         try:
@@ -144,9 +168,13 @@ def main() -> None:
               f"fill {args.workers}w {r[f'fill_{args.workers}w']:.0f}/s, read "
               f"{r['read']:.0f}/s, identical={r['identical']}", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
+    headroom_after = parallel_headroom(args.workers)
     w = args.workers
     print(f"\nWikipedia sentences (100-160 chars, mean {mean_len:.0f}); {os.cpu_count()} CPUs; "
-          f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)\n")
+          f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min); "
+          f"{w} processes of a pure-Python loop ran {headroom_before:.2f}x / "
+          f"{headroom_after:.2f}x faster than one (before / after): the ceiling for "
+          f"{w} workers right now\n")
     print(f"| renderer | n | direct, 1 process (/s) | cache fill, 1 worker (/s) | cache fill, {w} "
           f"workers (/s) | {w}w / 1w | cached read split[i] (/s) | cached batch read (/s) | "
           "batch read / direct | identical |")
