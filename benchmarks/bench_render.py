@@ -7,7 +7,9 @@ Wikipedia sentences of ~130 characters from ``shared/data/wikipedia_en_sample``:
 
 * ``direct``: ``renderer(text)`` in a loop, one process;
 * ``fill 1w`` / ``fill 2w``: ``RenderCache.get_or_render`` on a miss with 1 and 2 workers
-  (rendering + writing the memory-mapped entry);
+  (rendering + writing the memory-mapped entry). On a shared machine the wall-clock ratio
+  depends on what else runs, so the CPU seconds of each fill (parent + workers) are recorded
+  too: ``w * cpu(1 worker) / cpu(w workers)`` is the speed-up ``w`` free cores would give;
 * ``read``: a cache hit (open) followed by ``split[i]`` for every example (an Encoding with its
   image restored from the memory-mapped crop), and ``batch``: ``split.pixel_values[a:a+32]`` plus
   the attention-mask rows (what a collator does);
@@ -86,6 +88,15 @@ def parallel_headroom(workers: int = 2, n: int = 3_000_000) -> float:
     return serial / parallel
 
 
+def _cpu() -> float:
+    """CPU seconds used so far by this process and its finished children."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def example_digest(enc) -> str:
     h = hashlib.sha1(np.ascontiguousarray(enc.pixel_values).tobytes())
     h.update(repr((int(enc.num_text_patches), [int(s) for s in enc.sep_patches],
@@ -120,9 +131,11 @@ def bench_renderer(name: str, texts: list[str], workers: int) -> dict:
     for w in (1, workers):
         with tempfile.TemporaryDirectory(prefix="bench-cache-") as root:
             cache = RenderCache(root)
+            cpu0 = _cpu()
             t0 = time.perf_counter()
             split = cache.get_or_render(name, config, texts, num_workers=w)
             res[f"fill_{w}w"] = n / (time.perf_counter() - t0)
+            res[f"cpu_{w}w"] = _cpu() - cpu0  # parent + workers, CPU seconds
             res[f"render_{w}w"] = split.manifest["timings"]["examples_per_s"]
             same &= [example_digest(split[i]) for i in range(n)] == digests
             if w == 1:
@@ -176,12 +189,14 @@ def main() -> None:
           f"{headroom_after:.2f}x faster than one (before / after): the ceiling for "
           f"{w} workers right now\n")
     print(f"| renderer | n | direct, 1 process (/s) | cache fill, 1 worker (/s) | cache fill, {w} "
-          f"workers (/s) | {w}w / 1w | cached read split[i] (/s) | cached batch read (/s) | "
-          "batch read / direct | identical |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"workers (/s) | {w}w / 1w (wall) | {w}w / 1w if {w} cores were free (CPU) | "
+          "cached read split[i] (/s) | cached batch read (/s) | batch read / direct | "
+          "identical |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['renderer']} | {r['n']} | {r['direct_bare']:,.0f} | {r['fill_1w']:,.0f} | "
               f"{r[f'fill_{w}w']:,.0f} | {r[f'fill_{w}w'] / r['fill_1w']:.2f}x | "
+              f"{w * r['cpu_1w'] / r[f'cpu_{w}w']:.2f}x | "
               f"{r['read']:,.0f} | {r['batch']:,.0f} | "
               f"{r['batch'] / r['direct_bare']:.0f}x | {'yes' if r['identical'] else 'NO'} |")
 
