@@ -230,7 +230,7 @@ def test_two_concurrent_fillers_make_one_entry(tmp_path, noto):
     procs = [_spawn(root, noto, 60, SLOW_FILL="1") for _ in range(2)]
     results = []
     for p in procs:
-        out, err = p.communicate(timeout=60)
+        out, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
         results.append(next(line.split() for line in out.splitlines()
                             if line.startswith("RESULT")))
@@ -245,9 +245,11 @@ def test_two_concurrent_fillers_make_one_entry(tmp_path, noto):
 def test_killed_fill_leaves_no_half_entry(tmp_path, noto):
     root = tmp_path / "rendered"
     proc = _spawn(root, noto, 400, SLOW_FILL="1")  # ~20 s if left alone
-    deadline = time.time() + 30
+    deadline = time.time() + 90  # generous: CI machines can be slow to start the filler
     while time.time() < deadline and not list(root.glob(".tmp-*/pixels.bin")):
         time.sleep(0.05)
+    assert proc.poll() is None, "the filler finished or died before it could be killed"
+    assert list(root.glob(".tmp-*/pixels.bin")), "the filler never started writing"
     time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
