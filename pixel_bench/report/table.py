@@ -333,16 +333,16 @@ def _order_rows(rows: list[Row], records: pd.DataFrame, layout: Layout,
 def rank_marks(table: Table) -> dict[tuple[int, str], int]:
     """{(row index, column key): 1 for best, 2 for second} per value or average column.
 
-    Compared at display precision (one decimal), so ties look tied. Best is marked when a column
-    has at least two results; second only when it has at least three distinct values.
+    Compared at display precision (one decimal), so ties look tied and share a mark. Best is
+    marked when a column has at least two distinct values; second only when it has three.
     """
     marks: dict[tuple[int, str], int] = {}
     for col in table.columns:
         shown = {i: round(row.cells[col.key].mean, 1) for i, row in enumerate(table.rows)
                  if not row.cells[col.key].missing}
-        if len(shown) < 2:
-            continue
         distinct = sorted(set(shown.values()), reverse=True)
+        if len(distinct) < 2:  # one result, or all tied: there is no "best"
+            continue
         for i, value in shown.items():
             if value == distinct[0]:
                 marks[(i, col.key)] = 1
