@@ -324,3 +324,20 @@ def test_wrong_input_shapes_are_explained(adapter) -> None:
         model(torch.rand(1, 3, 16, 16 * L), torch.ones(1, L + 1))
     with pytest.raises(ConfigError, match="pooling mode"):
         adapter.build(HeadSpec(kind=TaskKind.SEQUENCE_CLASSIFICATION, pooling="median"))
+
+
+def test_span_masks_feed_the_pretraining_model(adapter) -> None:
+    generator = adapter.span_mask_generator(L)
+    if generator is None:
+        pytest.skip("pixel_bench.modeling.masking (span masking) is not present")
+    import random
+
+    random.seed(0)
+    patch_mask = torch.as_tensor(np.stack([generator(n) for n in (6, 13, 2)]), dtype=torch.float32)
+    model = adapter.build_pretraining(max_seq_length=L).eval()
+    batch = _batch(adapter, TaskKind.SEQUENCE_CLASSIFICATION)
+    with torch.no_grad():
+        out = model(batch["pixel_values"], batch["attention_mask"], patch_mask=patch_mask)
+    n_masked = L - int(L * (1 - model.config.mask_ratio))
+    assert out.mask.sum(1).tolist() == [n_masked] * 3
+    assert bool((out.mask >= patch_mask).all())  # every span-masked patch is masked
