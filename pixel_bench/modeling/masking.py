@@ -10,13 +10,28 @@ Algorithm (one call):
 
 * repeat until ``num_masking_patches`` are masked or one round adds nothing:
   the round's budget is ``min(remaining, max_span_length)``; up to 100 attempts, each draws a span
-  length from the cumulative weights and a left edge: the **first** span (nothing masked yet) is
-  drawn within the text region ``[0, num_text_patches - span]``, later spans anywhere in
-  ``[0, num_patches - span]``; an attempt is rejected when any masked patch lies within ``space``
+  length from the cumulative weights and a left edge: the call's **first drawn** span (attempt 0
+  of round 0) has its left edge drawn within the text region ``[0, num_text_patches - span]``,
+  every later attempt anywhere in ``[0, num_patches - span]`` -- even when that first attempt was
+  rejected (see below); an attempt is rejected when any masked patch lies within ``space``
   patches (``space = span`` for ``spacing="span"``, else the integer spacing) to the left or to the
   right of the span; it is accepted when it adds between 1 and the budget new patches, which ends
   the round.
 * PIXEL's callers pass ``num_text_patches + 1`` (text + the black EOS patch) as the argument.
+
+Exact draw sequence (Python ``random``; reproduces the PIXEL-tiny golden ``pretrain/patch_mask``
+rows, ``tests/models/test_masking_golden.py``), per attempt::
+
+    span = rnd.choices(range(1, max_span_length + 1), cum_weights=weights, k=1)[0]  # 1 random()
+    left = rnd.randint(0, high)   # high = num_text_patches - span on attempt 0 of the call,
+                                  # else num_patches - span; no draw when high < 0
+    # then the neighbourhood test, then the budget test (no further draws)
+
+Quirk (kept): only the first *attempt* is confined to the text, not the first *accepted* span.
+With PIXEL's settings (budget 6 = the longest span) the first attempt is only rejected when the
+span is longer than the text, so the first span lands in the text whenever it can; with a small
+target (e.g. 4 of 16 patches) a first span longer than the budget is rejected and the next
+attempts range over the whole strip, so no span need touch the text (golden row 0).
 
 The generator can fall short of the target (every attempt of a round rejected); the models then
 top the mask up with random patches so every row keeps the same number of patches
@@ -120,13 +135,15 @@ class SpanMaskingGenerator:
         return rnd.choices(lengths, cum_weights=self.cumulative_span_weights, k=1)[0]
 
     def _mask(self, mask: np.ndarray, max_mask_patches: int, num_text_patches: int,
-              rnd: random.Random) -> int:
+              rnd: random.Random, first_round: bool) -> int:
         """One round: up to 100 attempts to place one span; returns the patches it added."""
-        first = not mask.any()
-        for _attempt in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             span = self._draw_span(rnd)
-            # first span inside the text region (text + EOS as the callers pass it), later anywhere
-            high = (num_text_patches if first else self.num_patches) - span
+            # only the call's very first attempt is confined to the text region (text + EOS as
+            # the callers pass it); every other attempt, including the rest of round 0 after a
+            # rejected first attempt, ranges over the whole strip (matches the golden draws)
+            in_text = first_round and attempt == 0
+            high = (num_text_patches if in_text else self.num_patches) - span
             if high < 0:  # the span does not fit: a failed attempt (randint would raise)
                 continue
             left = rnd.randint(0, high)
@@ -154,7 +171,7 @@ class SpanMaskingGenerator:
         count = 0
         while count < self.num_masking_patches:
             budget = min(self.num_masking_patches - count, self.max_span_length)
-            delta = self._mask(mask, budget, limit, rnd)
+            delta = self._mask(mask, budget, limit, rnd, first_round=count == 0)
             if delta == 0:
                 break
             count += delta
