@@ -38,13 +38,20 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _fakes() -> None:
+def _fakes():
     import torch
 
+    from pixel_bench.registry import MODELS, RENDERERS
     from pixel_bench.testing import register
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     register()
+    yield
+    torch.set_num_threads(threads)
+    # keep the registries clean for other tests
+    MODELS._entries.pop("testing-tiny", None)
+    RENDERERS._entries.pop("testing-blocks", None)
 
 
 SMALL = ["--set", "max_seq_length=32", "--set", "per_device_train_batch_size=4",
