@@ -283,7 +283,7 @@ def prepare(model: str, task_name: str, data_dir: str | None = None,
             prep.render_info.setdefault("cache_entries", {})[split] = rendered.path.name
         enc = task.encode(split, rows, adapter, rendered, L,
                           renderer[0] if renderer else None,
-                          renderer_config=renderer[1] if renderer else None)
+                          renderer_config=renderer[1] if renderer else None, recipe=recipe)
         enc.data_fingerprint = fp
         prep.splits[split] = enc
     timings["render_s"] = time.perf_counter() - t0

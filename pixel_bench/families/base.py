@@ -113,7 +113,8 @@ class Task:
 
     def encode(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
                rendered: Any, max_seq_length: int, renderer_name: str | None,
-               renderer_config: Any = None) -> EncodedSplit:
+               renderer_config: Any = None, recipe: dict[str, Any] | None = None,
+               ) -> EncodedSplit:
         raise NotImplementedError
 
     def score(self, split: EncodedSplit, predictions: Any) -> tuple[dict[str, float],

@@ -158,10 +158,10 @@ class QuestionAnsweringTask(Task):
 
     def encode(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
                rendered: Any, max_seq_length: int, renderer_name: str | None,
-               renderer_config: Any = None) -> EncodedSplit:
+               renderer_config: Any = None, recipe: dict[str, Any] | None = None,
+               ) -> EncodedSplit:
         if rendered is None:
-            raise ConfigError(f"{self.name}: QA for text-token models is not wired into the run "
-                              "loop yet; use a pixel model")
+            return self._encode_tokens(name, rows, adapter, recipe or {})
         ppp = int(getattr(renderer_config, "pixels_per_patch", 16))
         n_pos = adapter.num_positions(max_seq_length)
         no_answer = n_pos
@@ -204,6 +204,40 @@ class QuestionAnsweringTask(Task):
         counts = rendered_counts(rendered, len(rows))
         counts.update({"windows": len(windows), "windows_without_answer": int(unanswerable_windows)})
         return EncodedSplit(name=name, rows=rows, dataset=FeatureDataset(len(windows), item),
+                            counts=counts, meta={"windows": windows, "spans": spans_of})
+
+    def _encode_tokens(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
+                       recipe: dict[str, Any]) -> EncodedSplit:
+        """Text-token models: the tokenizer's own sliding windows and offsets (HF's recipe);
+        the same n-best search then runs over tokens instead of patches."""
+        if not hasattr(adapter, "qa_features"):
+            raise ConfigError(f"{adapter.card.name} has neither a renderer nor qa_features")
+        stride = int(recipe.get("doc_stride", 128))
+        feats: list[dict[str, Any]] = []
+        windows: list[tuple[int, int]] = []
+        spans_of: list[dict[int, tuple[int, int]]] = []
+        no_answer_windows = 0
+        for i, row in enumerate(rows):
+            question, context = row["question"].strip(), row["context"].strip()
+            shift = len(row["context"]) - len(row["context"].lstrip())
+            answers = row["answers"]
+            kw: dict[str, Any] = {}
+            if answers["text"]:
+                kw = {"answer_start": int(answers["answer_start"][0]) - shift,
+                      "answer_text": answers["text"][0]}
+            for w, f in enumerate(adapter.qa_features(question, context, stride=stride, **kw)):
+                offsets = f.pop("offset_mapping")
+                spans_of.append({j: (int(s), int(e)) for j, (s, e) in enumerate(offsets.tolist())
+                                 if s >= 0 and e > s})
+                if "start_positions" not in f:  # no answer given: CLS convention
+                    f["start_positions"] = f["end_positions"] = np.int64(0)
+                no_answer_windows += int(f["start_positions"]) == 0
+                feats.append(f)
+                windows.append((i, w))
+        counts = {"examples": len(rows), "windows": len(windows),
+                  "windows_without_answer": no_answer_windows}
+        return EncodedSplit(name=name, rows=rows, dataset=FeatureDataset(len(feats),
+                                                                         feats.__getitem__),
                             counts=counts, meta={"windows": windows, "spans": spans_of})
 
     def postprocess(self, split: EncodedSplit, start_logits: np.ndarray, end_logits: np.ndarray,

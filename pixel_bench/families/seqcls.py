@@ -29,7 +29,8 @@ class SequenceClassificationTask(Task):
 
     def encode(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
                rendered: Any, max_seq_length: int, renderer_name: str | None,
-               renderer_config: Any = None) -> EncodedSplit:
+               renderer_config: Any = None, recipe: dict[str, Any] | None = None,
+               ) -> EncodedSplit:
         regression = self.regression
 
         def item(i: int) -> dict[str, Any]:

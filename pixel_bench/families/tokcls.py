@@ -73,7 +73,8 @@ class TokenClassificationTask(Task):
 
     def encode(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
                rendered: Any, max_seq_length: int, renderer_name: str | None,
-               renderer_config: Any = None) -> EncodedSplit:
+               renderer_config: Any = None, recipe: dict[str, Any] | None = None,
+               ) -> EncodedSplit:
         n_pos = adapter.num_positions(max_seq_length)
         word_at: list[list[int]] = []
         dropped = 0

@@ -91,3 +91,27 @@ def test_nbest_maps_back_to_characters(squad_split) -> None:
     assert metrics == {"exact_match": 1.0, "f1": 1.0}
     untrimmed = task.postprocess(split, start, end, trim=False)["q1"]
     assert ANSWER in untrimmed and len(untrimmed) <= len(ANSWER) + 8
+
+
+def test_text_model_windows_map_back() -> None:
+    """Token baselines: the tokenizer's windows and offsets feed the same n-best search."""
+    from pixel_bench.registry import MODELS, TASKS
+
+    task = TASKS.get("squad")
+    adapter = MODELS.get("bert-tiny")
+    adapter.renderer_config(task.kind, max_seq_length=48)
+    rows = [{"id": "q1", "question": "Who won?", "context": " " + CONTEXT,
+             "answers": {"text": [ANSWER], "answer_start": [1 + CONTEXT.index(ANSWER)]}}]
+    split = task.encode("validation", rows, adapter, None, 48, None,
+                        recipe={"doc_stride": 8})
+    n = len(split.meta["windows"])
+    assert n > 1
+    width = max(len(split.dataset[k]["input_ids"]) for k in range(n))
+    start = np.full((n, width), -5.0)
+    end = np.full((n, width), -5.0)
+    for k in range(n):
+        f = split.dataset[k]
+        if int(f["start_positions"]) > 0:
+            start[k, int(f["start_positions"])] = end[k, int(f["end_positions"])] = 5.0
+    metrics, rows_out = task.score(split, (start, end))
+    assert rows_out[0]["prediction"] == ANSWER and metrics["exact_match"] == 1.0
