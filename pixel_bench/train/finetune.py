@@ -69,7 +69,7 @@ def training_arguments(recipe: dict[str, Any], output_dir: Path, seed: int, main
     kwargs: dict[str, Any] = {k: recipe[k] for k in _DIRECT if recipe.get(k) is not None}
     kwargs.setdefault("per_device_eval_batch_size", kwargs.get("per_device_train_batch_size", 8))
     kwargs.setdefault("save_total_limit", 2)
-    kwargs.setdefault("logging_steps", max(1, min(50, eval_steps)))
+    kwargs.setdefault("logging_steps", max(1, min(50, eval_steps // 5)))
     warmup = recipe.get("warmup_steps", 0) or 0
     sched_kwargs = {}
     if recipe.get("min_lr_rate") is not None:
