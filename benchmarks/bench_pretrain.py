@@ -69,6 +69,25 @@ def curve_summary(rows: list[dict]) -> dict:
             "patches_per_s": sum(speed) / len(speed)}
 
 
+def descendants(pid: int) -> list[int]:
+    """PIDs of every process below ``pid`` (from /proc), children first."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out: list[int] = []
+    stack = list(children.get(pid, []))
+    while stack:
+        p = stack.pop()
+        out.append(p)
+        stack.extend(children.get(p, []))
+    return out[::-1]
+
+
 def kill_and_resume(args: argparse.Namespace, out: Path, extra: list[str]) -> dict:
     cmd = cli(args, out, *extra)
     proc = subprocess.Popen(cmd, env=env(), cwd=REPO, start_new_session=True)
@@ -78,7 +97,11 @@ def kill_and_resume(args: argparse.Namespace, out: Path, extra: list[str]) -> di
         rows = metrics(out)
         if rows and rows[-1]["step"] >= target:
             killed_at = rows[-1]["step"]
-            os.killpg(proc.pid, signal.SIGKILL)  # the whole launcher tree, mid-step
+            for pid in descendants(proc.pid) + [proc.pid]:  # the whole tree, as a scheduler
+                try:                                         # would: torchrun's workers run in
+                    os.kill(pid, signal.SIGKILL)             # their own process groups
+                except ProcessLookupError:
+                    pass
             break
         time.sleep(0.5)
     proc.wait()
@@ -120,6 +143,8 @@ def main() -> None:
         ref = {r["step"]: r["loss"] for r in metrics(root / "ds2")}
         got = {r["step"]: r["loss"] for r in metrics(root / "killed")}
         same = [s for s in got if s in ref and got[s] == ref[s]]
+        steps = [r["step"] for r in metrics(root / "killed")]
+        info["log_in_order"] = steps == sorted(steps) and len(steps) == len(set(steps))
         info["steps_compared"] = len([s for s in got if s in ref])
         info["identical_losses"] = len(same)
         info["max_abs_diff"] = max((abs(got[s] - ref[s]) for s in got if s in ref), default=None)
