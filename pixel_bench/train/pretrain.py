@@ -878,12 +878,37 @@ class Display:
 
 def pretrain(args: PretrainArgs, plan: Plan | None = None) -> dict[str, Any]:
     """Run (or continue) one pretraining run on this rank; returns a summary on every rank."""
-    import torch
-
     if args.engine == "deepspeed":
         os.environ.setdefault("TORCH_EXTENSIONS_DIR", default_extensions_dir())
     world = 1 if SELF_DIST in os.environ else int(os.environ.get("WORLD_SIZE", "1"))
     plan = plan or validate(args, world_size=world)
+    lock = _claim_run_dir(Path(args.output_dir), int(os.environ.get("RANK", "0")))
+    try:
+        return _pretrain_locked(args, plan)
+    finally:
+        lock.release()
+
+
+def _claim_run_dir(out: Path, rank: int) -> Any:
+    """One live run per output directory: each rank holds ``.lock-rank<R>`` (an OS file lock,
+    freed when the process dies), so a second run, or a restart while orphaned ranks of a killed
+    launcher still write, fails at once instead of mixing checkpoints."""
+    from filelock import FileLock, Timeout
+
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / f".lock-rank{rank}"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise CheckpointError(f"{out} is in use by another pretraining run (rank {rank} holds "
+                              f"{out / f'.lock-rank{rank}'}); stop it (all its processes) "
+                              "or use another --output-dir") from None
+    return lock
+
+
+def _pretrain_locked(args: PretrainArgs, plan: Plan) -> dict[str, Any]:
+    import torch
+
     dist = Dist(args.engine, args.device, args.dist_timeout_s)
     if os.environ.get("PIXEL_BENCH_THREADS"):
         torch.set_num_threads(int(os.environ["PIXEL_BENCH_THREADS"]))

@@ -204,3 +204,28 @@ def test_init_from_a_pixel_checkpoint_initialises_the_encoder(tmp_path: Path, co
     src = dict(donor.named_parameters())
     key = next(k for k in enc if k.endswith("encoder.layer.0.attention.attention.query.weight"))
     assert torch.equal(enc[key], src["vit.encoder.layer.0.attention.attention.query.weight"])
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path: Path, corpus: Path):
+    """A live process holding the directory (e.g. an orphaned rank of a killed launcher)."""
+    import subprocess
+    import sys
+    import time
+
+    from pixel_bench.train.pretrain import run_pretraining
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from filelock import FileLock; "
+        f"l = FileLock({str(out / '.lock-rank0')!r}); l.acquire(); print('held', flush=True); "
+        "time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(CheckpointError, match="in use by another pretraining run"):
+            run_pretraining(_args(out, corpus, engine="torch", max_steps=1, save_steps=1))
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    assert not (out / "metrics.jsonl").exists()
