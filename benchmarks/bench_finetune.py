@@ -42,6 +42,28 @@ def majority_baseline(task, data_dir: str, limit: int | None) -> dict[str, float
     return task.metric([top] * len(dev), [r["label"] for r in dev])
 
 
+def time_budget_callback(minutes: float):
+    """A TrainerCallback that ends training once `minutes` of training time are spent.
+
+    The stopping step is evaluated and saved, so the best-checkpoint restore sees it too.
+    The LR schedule still follows --steps: pick --steps near what fits in the budget.
+    """
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.perf_counter() - self.t0 > 60 * minutes:
+                control.should_training_stop = True
+                control.should_evaluate = True
+                control.should_save = True
+            return control
+
+    return TimeBudget()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default="../shared/data")
@@ -56,27 +78,40 @@ def main() -> None:
     ap.add_argument("--table", default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--evals", type=int, default=3, help="evaluations during training")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra recipe override (repeatable), e.g. --set max_seq_length=128")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="training time budget per run: stop (after a last evaluation and "
+                         "save) once it is spent, even before --steps")
+    ap.add_argument("--checkpoint", default=None,
+                    help="start from these weights (e.g. a `pixel-bench pretrain` output) "
+                         "instead of a random initialisation")
     args = ap.parse_args()
+    limit = args.limit or None  # 0 = every example of every split
 
     import torch
 
     torch.set_num_threads(args.threads)
     from pixel_bench.registry import TASKS
-    from pixel_bench.runner import run
+    from pixel_bench.runner import parse_set, run
+
+    extra = parse_set(args.set)
 
     rows = []
     for task_name in args.tasks:
         task = TASKS.get(task_name)
-        base = majority_baseline(task, args.data_dir, args.limit)
+        base = majority_baseline(task, args.data_dir, limit)
         for model in args.models:
             t0 = time.perf_counter()
             out = run(model, task_name, seeds=[args.seed], data_dir=args.data_dir,
-                      from_scratch=True, max_steps=args.steps, limit=args.limit,
+                      checkpoint=args.checkpoint, from_scratch=args.checkpoint is None,
+                      max_steps=args.steps, limit=limit,
                       results=args.results, overwrite=True,
+                      callbacks=[time_budget_callback(args.minutes)] if args.minutes else None,
                       overrides={"learning_rate": args.lr, "per_device_train_batch_size": args.batch,
                                  "gradient_accumulation_steps": 1, "eval_steps": max(1, args.steps // args.evals),
                                  "warmup_steps": max(1, args.steps // 10),
-                                 "per_device_eval_batch_size": 64})[0]
+                                 "per_device_eval_batch_size": 64, **extra})[0]
             wall = time.perf_counter() - t0
             rec = out.record
             score = rec.main_score()

@@ -29,12 +29,7 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    import importlib.util
-
     for name in COMMAND_MODULES:
-        # TEMPORARY while sub-commands are being built in parallel: skip modules not written yet.
-        if importlib.util.find_spec(f"{__package__}.{name}") is None:
-            continue
         module = importlib.import_module(f"{__package__}.{name}")
         module.register(app)
 
