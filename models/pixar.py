@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
-from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
+from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
+                                          checkpoint_renderer)
 from pixel_bench.registry import MODELS
 
 logger = logging.getLogger("pixel_bench.models.pixar")
@@ -82,7 +83,9 @@ class PixarThesisAdapter(ModelAdapter):
 
     # -- rendering ------------------------------------------------------------------------------
     def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
-                        renderer: str | None = None):
+                        renderer: str | None = None, checkpoint: str | Path | None = None):
+        """("binary", settings). ``checkpoint``: a checkpoint directory whose own
+        ``text_renderer_config.json`` and font (written by :meth:`save_pretrained`) are used."""
         if renderer not in (None, "binary"):
             raise ConfigError(
                 f"{self.card.name}: renderer {renderer!r} is not supported; thesis PIXAR reads "
@@ -92,6 +95,14 @@ class PixarThesisAdapter(ModelAdapter):
         length = THESIS_PATCHES if max_seq_length is None else int(max_seq_length)
         if length <= 0:
             raise ConfigError(f"{self.card.name}: max_seq_length must be positive, got {length}")
+        own = checkpoint_renderer(checkpoint, max_seq_length=length)
+        if own is not None:
+            if int(own.pixels_per_patch) != 8 or bool(own.binary) != (self.input_type == "binary"):
+                raise ConfigError(
+                    f"{checkpoint}: its renderer ({own.pixels_per_patch} px patches, binary="
+                    f"{own.binary}) cannot feed {self.card.name} (8 px patches, "
+                    f"{self.input_type} input)")
+            return "binary", own
         from pixel_bench.render.binary import binary_layout
 
         return "binary", binary_layout("thesis", grey=self.input_type == "grey",

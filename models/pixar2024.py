@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
-from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
+from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
+                                          checkpoint_renderer)
 from pixel_bench.registry import MODELS
 
 BINARY_RENDERER = dict(font_size=8, dpi=80, pixels_per_patch=8, max_seq_length=720, pad_size=3,
@@ -60,7 +61,9 @@ class Pixar2024Adapter(ModelAdapter):
         self.patch_len = 2
 
     def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
-                        renderer: str | None = None):
+                        renderer: str | None = None, checkpoint: str | Path | None = None):
+        """("binary", settings); a ``checkpoint`` directory's own ``text_renderer_config.json``
+        and font (as :meth:`save_pretrained` writes them) replace the default layout."""
         if renderer not in (None, "binary"):
             raise ConfigError(f"PIXAR-2024 reads binary renderings; renderer {renderer!r} is "
                               "not what the model was trained with")
@@ -68,6 +71,13 @@ class Pixar2024Adapter(ModelAdapter):
         if length <= 0 or length % self.patch_len:
             raise ConfigError(f"PIXAR max_seq_length counts 8-px renderer patches and must be a "
                               f"positive multiple of patch_len {self.patch_len}, got {length}")
+        own = checkpoint_renderer(checkpoint, max_seq_length=int(length))
+        if own is not None:
+            if (int(own.pixels_per_patch), int(own.patch_len)) != (8, self.patch_len):
+                raise ConfigError(f"{checkpoint}: its renderer ({own.pixels_per_patch} px patches,"
+                                  f" patch_len {own.patch_len}) cannot feed PIXAR-2024 (8 px "
+                                  f"patches, patch_len {self.patch_len})")
+            return "binary", own
         from pixel_bench.fonts import resolve_font
         from pixel_bench.render import RendererConfig
 

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
-from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
+from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
+                                          checkpoint_renderer)
 from pixel_bench.registry import MODELS
 
 logger = logging.getLogger("pixel_bench.models.pixel")
@@ -77,43 +78,16 @@ class PixelAdapter(ModelAdapter):
         length = BASE_PATCHES if max_seq_length is None else int(max_seq_length)
         if length <= 0:
             raise ConfigError(f"max_seq_length must be a positive number of patches, got {length}")
-        from pixel_bench.render import CONFIG_FILE_NAME, RendererConfig
-
-        own = self._checkpoint_renderer_dir(checkpoint)
-        if own is not None:
-            cfg = RendererConfig.from_file(own / CONFIG_FILE_NAME)
-            if not Path(cfg.font_file).is_file():
-                raise ConfigError(f"{own / CONFIG_FILE_NAME}: font file {cfg.font_file} is missing "
-                                  "(PIXEL checkpoints ship it beside the config)")
-            cfg = cfg.with_overrides(max_seq_length=length, text_renderer_type=RENDERER_TYPES[name])
-        else:
+        cfg = checkpoint_renderer(self.card.hub_id if checkpoint is None else checkpoint,
+                                  max_seq_length=length, text_renderer_type=RENDERER_TYPES[name])
+        if cfg is None:
             from pixel_bench.fonts import resolve_font
+            from pixel_bench.render import RendererConfig
 
             cfg = RendererConfig(font_file=str(resolve_font(STANDIN_FONT)),
                                  **{**PIXEL_RENDERER, "max_seq_length": length},
                                  text_renderer_type=RENDERER_TYPES[name])
         return name, cfg
-
-    def _checkpoint_renderer_dir(self, checkpoint: str | Path | None) -> Path | None:
-        from pixel_bench.render import CONFIG_FILE_NAME
-
-        if checkpoint is not None:
-            path = Path(checkpoint).expanduser()
-            if path.is_dir():
-                return path if (path / CONFIG_FILE_NAME).is_file() else None
-            checkpoint = str(checkpoint)
-        elif self.card.hub_id is None:
-            return None
-        else:
-            checkpoint = self.card.hub_id
-        try:  # a hub id already in the local cache; never downloads here
-            from huggingface_hub import snapshot_download
-
-            path = Path(snapshot_download(repo_id=str(checkpoint), local_files_only=True,
-                                          allow_patterns=[CONFIG_FILE_NAME, "*.ttf", "*.otf"]))
-        except Exception:
-            return None
-        return path if (path / CONFIG_FILE_NAME).is_file() else None
 
     # -- features ------------------------------------------------------------------------------
     def features(self, encoding: Any) -> dict[str, np.ndarray]:

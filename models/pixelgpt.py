@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
-from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
+from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
+                                          checkpoint_renderer)
 from pixel_bench.registry import MODELS
 
 NOTO_RENDERER = dict(font_size=8, dpi=120, pixels_per_patch=16, max_seq_length=1024, pad_size=3,
@@ -87,7 +88,10 @@ class PixelGPTAdapter(ModelAdapter):
 
     # -- rendering -------------------------------------------------------------------------
     def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
-                        renderer: str | None = None):
+                        renderer: str | None = None, checkpoint: str | Path | None = None):
+        """The released checkpoints ship no renderer; a ``checkpoint`` directory that does (our
+        :meth:`save_pretrained` writes one) supplies the font and settings instead of
+        ``NOTO_RENDERER`` (width and backend still follow the recipe)."""
         if max_seq_length is not None:
             if max_seq_length <= 0:
                 raise ConfigError(f"max_seq_length must be positive, got {max_seq_length}")
@@ -113,10 +117,17 @@ class PixelGPTAdapter(ModelAdapter):
         # directly so per-patch labels and offsets line up with the model positions.
         width = (max(RENDER_WIDTH, self.crop_patches)
                  if kind == TaskKind.SEQUENCE_CLASSIFICATION else self.crop_patches)
+        renderer_type = ("PangoCairoTextRenderer" if renderer == "pangocairo"
+                         else NOTO_RENDERER["text_renderer_type"])
+        own = checkpoint_renderer(checkpoint, max_seq_length=width,
+                                  text_renderer_type=renderer_type)
+        if own is not None:
+            if int(own.pixels_per_patch) != 16:
+                raise ConfigError(f"{checkpoint}: its renderer has {own.pixels_per_patch} px "
+                                  "patches; PixelGPT reads 16 px patches")
+            return renderer, own
         font = resolve_font("NotoSans-Regular.ttf")  # stands in for GoNotoCurrent.ttf
-        settings = {**NOTO_RENDERER, "max_seq_length": width}
-        if renderer == "pangocairo":
-            settings["text_renderer_type"] = "PangoCairoTextRenderer"
+        settings = {**NOTO_RENDERER, "max_seq_length": width, "text_renderer_type": renderer_type}
         return renderer, RendererConfig(font_file=str(font), **settings)
 
     # -- features --------------------------------------------------------------------------

@@ -72,11 +72,16 @@ class ModelAdapter(ABC):
     # -- rendering -------------------------------------------------------------------------
     @abstractmethod
     def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
-                        renderer: str | None = None) -> tuple[str, "RendererConfig"] | None:
+                        renderer: str | None = None, checkpoint: str | Path | None = None,
+                        ) -> tuple[str, "RendererConfig"] | None:
         """Renderer name and settings this model was trained with (None: a text model).
 
         ``max_seq_length`` comes from the task recipe; ``renderer`` lets a recipe choose the
         backend where the original scripts allowed a choice (PIXEL GLUE: pygame or pangocairo).
+        ``checkpoint``: the weights directory (or cached hub id) the run loads; when it ships a
+        ``text_renderer_config.json`` and font (see :func:`checkpoint_renderer`), adapters use
+        those settings. The run loop passes it only to adapters whose signature accepts it, so
+        plug-ins written without the parameter keep working.
         """
 
     @abstractmethod
@@ -109,3 +114,44 @@ class ModelAdapter(ABC):
         model.save_pretrained(str(directory))  # type: ignore[operator]
         if renderer is not None:
             renderer.save(directory)
+
+
+# -- helpers shared by the pixel adapters -------------------------------------------------------
+def checkpoint_renderer_dir(checkpoint: str | Path | None) -> Path | None:
+    """The directory holding a checkpoint's ``text_renderer_config.json``, or None.
+
+    ``checkpoint`` is a local directory or a hub id; a hub id is looked up in the local Hugging
+    Face cache only (never downloads here).
+    """
+    from ..render import CONFIG_FILE_NAME
+
+    if checkpoint is None:
+        return None
+    path = Path(checkpoint).expanduser()
+    if path.is_dir():
+        return path if (path / CONFIG_FILE_NAME).is_file() else None
+    try:
+        from huggingface_hub import snapshot_download
+
+        path = Path(snapshot_download(repo_id=str(checkpoint), local_files_only=True,
+                                      allow_patterns=[CONFIG_FILE_NAME, "*.ttf", "*.otf"]))
+    except Exception:  # noqa: BLE001 - not cached, not a hub id, no huggingface_hub
+        return None
+    return path if (path / CONFIG_FILE_NAME).is_file() else None
+
+
+def checkpoint_renderer(checkpoint: str | Path | None, **overrides: Any) -> "RendererConfig | None":
+    """The renderer settings a checkpoint ships (``text_renderer_config.json`` + the font file
+    beside the weights, as ``save_pretrained`` writes them), with ``overrides`` applied; None when
+    the checkpoint has none. Raises ConfigError when the config names a font that is missing."""
+    from ..errors import ConfigError
+    from ..render import CONFIG_FILE_NAME, RendererConfig
+
+    own = checkpoint_renderer_dir(checkpoint)
+    if own is None:
+        return None
+    cfg = RendererConfig.from_file(own / CONFIG_FILE_NAME)
+    if not Path(cfg.font_file).is_file():
+        raise ConfigError(f"{own / CONFIG_FILE_NAME}: font file {cfg.font_file} is missing "
+                          "(checkpoints ship it beside the config)")
+    return cfg.with_overrides(**overrides) if overrides else cfg
