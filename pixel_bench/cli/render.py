@@ -1,6 +1,7 @@
 """``pixel-bench render``: look at what a renderer makes of a text, or render a cases file.
 
     pixel-bench render "Hello world." --renderer pygame -o hello.png
+    pixel-bench render "Hello world." --renderer binary --full -o canvas.png   # all 720 patches
     pixel-bench render "A man plays." --pair "A person plays." --renderer pangocairo -o pair.png
     pixel-bench render "The quick brown fox" --words --renderer pygame -o words.png
     pixel-bench render --cases cases.json --renderer pygame --out pygame.npz
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+
+#: padding patches drawn after the attended ones, so the masked (tinted) region stays visible
+MARGIN_PATCHES = 2
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +41,11 @@ def register(app: typer.Typer) -> None:
                                   "factor of the PNG."),
         wrap: int = typer.Option(0, "--wrap", min=0, help="Wrap the strip into rows of this "
                                  "many patches (0: one long strip)."),
+        full: bool = typer.Option(False, "--full", help="Draw the whole canvas (every patch up "
+                                  "to --max-seq-length) instead of the attended patches (text + "
+                                  "EOS) plus --margin padding patches."),
+        margin: int = typer.Option(MARGIN_PATCHES, "--margin", min=0, help="Padding patches "
+                                   "drawn after the attended ones (ignored with --full)."),
         cases: Optional[Path] = typer.Option(None, "--cases", help="Render every case of a "
                                              "cases.json file into an .npz (golden key scheme)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output .png (text) or .npz "
@@ -72,12 +81,15 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"the picture is written as PNG; {out} does not end in .png")
         item = (text, pair) if pair is not None else (text.split() if words else text)
         enc = instance(item)
-        from ..render.preview import save_preview
+        from ..render.preview import attended_patches, canvas_patches, save_preview
 
+        total = canvas_patches(enc, cfg.pixels_per_patch)
+        attended = attended_patches(enc, cfg.pixels_per_patch)
+        shown = total if full else max(1, min(total, attended + margin))
         out.parent.mkdir(parents=True, exist_ok=True)
         width, height = save_preview(enc, str(out), cfg.pixels_per_patch, scale=scale,
-                                     grid=grid, wrap=wrap)
-        _print_summary(console, renderer, cfg, enc, out, (width, height))
+                                     grid=grid, wrap=wrap, num_patches=shown)
+        _print_summary(console, renderer, cfg, enc, out, (width, height), (shown, total))
 
 
 def _load_config(renderer: str, config: Path | None, overrides: dict):
@@ -95,7 +107,8 @@ def _load_config(renderer: str, config: Path | None, overrides: dict):
     return default_config(renderer, **overrides)
 
 
-def _print_summary(console, renderer: str, cfg, enc, out: Path, size: tuple[int, int]) -> None:
+def _print_summary(console, renderer: str, cfg, enc, out: Path, size: tuple[int, int],
+                   drawn: tuple[int, int]) -> None:
     from rich.table import Table
 
     mask = enc.attention_mask
@@ -116,7 +129,10 @@ def _print_summary(console, renderer: str, cfg, enc, out: Path, size: tuple[int,
         table.add_row("dropped words", str(enc.num_dropped_words))
     table.add_row("unknown glyphs", f"[yellow]{enc.unknown_glyphs}[/]" if enc.unknown_glyphs
                   else "0")
-    table.add_row("picture", f"{out}  ({size[0]}x{size[1]} px; padding tinted red)")
+    shown, total = drawn
+    what = (f"all {total} patches" if shown >= total else
+            f"patches 0-{shown - 1} of {total}; --full draws the whole canvas")
+    table.add_row("picture", f"{out}  ({size[0]}x{size[1]} px, {what}; padding tinted red)")
     console.print(table)
 
 

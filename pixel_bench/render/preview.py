@@ -3,7 +3,9 @@
 The strip is upscaled with nearest-neighbour sampling (no blur: every source pixel becomes a
 ``scale x scale`` block), patches can be separated by 1-px grid lines (inserted between patches,
 so no ink is hidden), and patches outside the attention mask (padding the model never sees) are
-tinted. A long strip can be wrapped into rows of ``wrap`` patches.
+tinted. ``num_patches`` draws only the first patches of the canvas (``pixel-bench render`` shows
+the attended patches plus a small margin unless ``--full``). A long strip can be wrapped into
+rows of ``wrap`` patches.
 """
 
 from __future__ import annotations
@@ -17,23 +19,59 @@ PAD_TINT = (255, 170, 170)  # padding patches (attention mask 0) are blended tow
 PAD_ALPHA = 0.45
 
 
-def preview_array(enc: Encoding, pixels_per_patch: int, scale: int = 4, grid: bool = True,
-                  tint: bool = True, wrap: int = 0) -> np.ndarray:
-    """RGB uint8 picture of ``enc`` (see the module docstring)."""
-    if scale < 1:
-        raise ValueError(f"scale must be >= 1, got {scale}")
+def _strip(enc: Encoding) -> np.ndarray:
     pv = np.asarray(enc.pixel_values)
     if pv.ndim == 3 and pv.shape[0] == 1:  # [1, H, W] (e.g. a binary extra)
         pv = pv[0]
+    return pv
+
+
+def canvas_patches(enc: Encoding, pixels_per_patch: int) -> int:
+    """Number of renderer patches on the canvas (``max_seq_length``)."""
+    return _strip(enc).shape[1] // pixels_per_patch
+
+
+def patch_mask(enc: Encoding, pixels_per_patch: int) -> np.ndarray | None:
+    """The attention mask per renderer patch (a mask over model positions that group several
+    patches is repeated), or None when the encoding has none."""
+    if enc.attention_mask is None:
+        return None
+    n_patches = canvas_patches(enc, pixels_per_patch)
+    mask = np.asarray(enc.attention_mask).reshape(-1)
+    if mask.size != n_patches and mask.size and n_patches % mask.size == 0:
+        mask = np.repeat(mask, n_patches // mask.size)  # model positions of several patches
+    return mask[:n_patches]
+
+
+def attended_patches(enc: Encoding, pixels_per_patch: int) -> int:
+    """How many leading renderer patches the model attends to (text + EOS): one past the last
+    patch whose attention mask is set, or ``num_text_patches + 1`` without a mask."""
+    mask = patch_mask(enc, pixels_per_patch)
+    if mask is None:
+        return int(enc.num_text_patches) + 1
+    on = np.flatnonzero(mask > 0)
+    return int(on[-1]) + 1 if on.size else 0
+
+
+def preview_array(enc: Encoding, pixels_per_patch: int, scale: int = 4, grid: bool = True,
+                  tint: bool = True, wrap: int = 0, num_patches: int | None = None) -> np.ndarray:
+    """RGB uint8 picture of ``enc`` (see the module docstring); ``num_patches``: draw only the
+    first that many patches (None: the whole canvas)."""
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    pv = _strip(enc)
+    pp = pixels_per_patch
+    n_patches = pv.shape[1] // pp
+    mask = patch_mask(enc, pp) if tint else None
+    if num_patches is not None:
+        if num_patches < 1:
+            raise ValueError(f"num_patches must be >= 1, got {num_patches}")
+        n_patches = min(n_patches, int(num_patches))
+        pv = pv[:, : n_patches * pp]  # crop before upscaling: the full canvas can be huge
     rgb = np.repeat(pv[..., None], 3, axis=2) if pv.ndim == 2 else pv[..., :3]
     rgb = rgb.astype(np.float32)
     height, width = rgb.shape[:2]
-    pp = pixels_per_patch
-    n_patches = width // pp
-    if tint and enc.attention_mask is not None:
-        mask = np.asarray(enc.attention_mask).reshape(-1)
-        if mask.size != n_patches and mask.size and n_patches % mask.size == 0:
-            mask = np.repeat(mask, n_patches // mask.size)  # model positions of several patches
+    if mask is not None:
         cols = np.repeat(mask[:n_patches] <= 0, pp)
         cols = np.pad(cols, (0, width - cols.size))
         rgb[:, cols] = rgb[:, cols] * (1 - PAD_ALPHA) + np.asarray(PAD_TINT) * PAD_ALPHA

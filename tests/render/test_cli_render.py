@@ -17,16 +17,69 @@ runner = CliRunner()
 def test_png_preview(tmp_path: Path, fonts: Path):
     out = tmp_path / "hello.png"
     result = runner.invoke(app, ["render", "Hello gjpqy world.", "--renderer", "pygame",
-                                 "--max-seq-length", "16", "--scale", "2", "-o", str(out)])
+                                 "--max-seq-length", "16", "--scale", "2", "--full",
+                                 "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "num_text_patches" in result.output and "8" in result.output
+    assert "all 16 patches" in result.output
     from PIL import Image
 
     img = np.asarray(Image.open(out).convert("RGB"))
-    # 16 patches of 16 px at scale 2, one grid line between patches and around the strip
+    # --full: 16 patches of 16 px at scale 2, one grid line between patches and around the strip
     assert img.shape == (16 * 2 + 2, 16 * (16 * 2 + 1) + 1, 3)
     last_patch = img[1:-1, -33:-1]  # padding: tinted, so not pure white
     assert (last_patch != 255).any() and (last_patch[..., 0] > last_patch[..., 1]).all()
+
+
+def _patch_columns(img: np.ndarray, px: int) -> list[np.ndarray]:
+    """The patches of a gridded preview (1-px grid lines around every patch)."""
+    n = (img.shape[1] - 1) // (px + 1)
+    return [img[1:-1, 1 + i * (px + 1): 1 + i * (px + 1) + px] for i in range(n)]
+
+
+@pytest.mark.parametrize("name, pp", [("pygame", 16), ("pangocairo", 16), ("binary", 8)])
+def test_png_shows_attended_region_plus_margin(name, pp, tmp_path: Path):
+    """Default picture: text + EOS patches and two padding patches, not the whole canvas."""
+    from PIL import Image
+
+    from pixel_bench.errors import PixelBenchError
+    from pixel_bench.registry import RENDERERS
+
+    try:
+        RENDERERS.get(name)
+    except (ImportError, PixelBenchError) as exc:
+        pytest.skip(f"renderer {name!r} not available: {exc}")
+    out = tmp_path / f"{name}.png"
+    result = runner.invoke(app, ["render", "Hello world", "--renderer", name, "--scale", "1",
+                                 "-o", str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    flat = " ".join(result.output.split())
+    ntp = int(flat.split("num_text_patches ")[1].split()[0])
+    attended, total = (int(x) for x in flat.split("attention length ")[1].split()[:3:2])
+    assert total in (529, 720) and attended == ntp + 1  # the counts are still printed
+    shown = attended + 2
+    assert f"patches 0-{shown - 1} of {total}" in flat and "--full" in flat
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert img.shape == (pp + 2, shown * (pp + 1) + 1, 3)  # not the ~23,761 px canvas
+    patches = _patch_columns(img, pp)
+    assert len(patches) == shown
+    assert all(not (p[..., 0] > p[..., 1]).all() for p in patches[:attended])  # untinted
+    assert (patches[attended - 1] < 60).all()  # the black EOS patch
+    assert (patches[0] < 128).any()  # ink of the text
+    for pad in patches[attended:]:  # the masked margin: tinted red, grid lines kept
+        assert (pad[..., 0] > pad[..., 1]).all()
+    assert (img[:, 0] == (120, 160, 230)).all() and (img[:, pp + 1] == (120, 160, 230)).all()
+
+    full = tmp_path / f"{name}-full.png"
+    result = runner.invoke(app, ["render", "Hello world", "--renderer", name, "--scale", "1",
+                                 "--full", "-o", str(full)])
+    assert result.exit_code == 0 and f"all {total} patches" in " ".join(result.output.split())
+    assert Image.open(full).size == (total * (pp + 1) + 1, pp + 2)
+    wide = tmp_path / f"{name}-m5.png"
+    result = runner.invoke(app, ["render", "Hello world", "--renderer", name, "--scale", "1",
+                                 "--margin", "5", "--no-grid", "-o", str(wide)])
+    assert result.exit_code == 0
+    assert Image.open(wide).size == ((attended + 5) * pp, pp)
 
 
 def test_png_words_pair_and_no_grid(tmp_path: Path):
@@ -38,7 +91,10 @@ def test_png_words_pair_and_no_grid(tmp_path: Path):
     assert "word_starts" in result.output
     from PIL import Image
 
-    assert Image.open(out).size == (20 * 16, 16)
+    # 4 words: 4 text patches + EOS + 2 patches of margin (not the 20-patch canvas)
+    flat = " ".join(result.output.split())
+    attended = int(flat.split("attention length ")[1].split()[0])
+    assert Image.open(out).size == ((attended + 2) * 16, 16) and attended + 2 < 20
     result = runner.invoke(app, ["render", "A man.", "--pair", "A person.", "--renderer",
                                  "pygame", "--max-seq-length", "20", "-o", str(out)])
     assert result.exit_code == 0 and "sep_patches" in result.output
