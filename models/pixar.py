@@ -36,18 +36,15 @@ import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
-                                          checkpoint_renderer)
+                                          check_patch_size, checkpoint_renderer,
+                                          encoding_attention_mask, head_overrides,
+                                          stack_features)
 from pixel_bench.registry import MODELS
 
 logger = logging.getLogger("pixel_bench.models.pixar")
 
 THESIS_PATCHES = 529  # §3.1: W = 4232 px = 529 patches of 8x8
 PIXEL_MODEL_TYPES = ("pixel", "vit_mae", "vit")
-LABEL_KEYS = ("labels", "start_positions", "end_positions")
-
-_HEADS = {TaskKind.SEQUENCE_CLASSIFICATION: "sequence_classification",
-          TaskKind.TOKEN_CLASSIFICATION: "token_classification",
-          TaskKind.QUESTION_ANSWERING: "question_answering"}
 
 # Table 4.3 rows (kept here as plain data so `ls models` never imports torch)
 _ROWS = [("pixar-enc-random-binary", "encoder-only", "random", "binary"),
@@ -128,39 +125,12 @@ class PixarThesisAdapter(ModelAdapter):
         if x.ndim != 3 or x.shape[0] != 1 or x.shape[1] != 8 or x.shape[2] % 8:
             raise DataError(f"{self.card.name}: expected an 8-px strip [1, 8, 8N], got "
                             f"{tuple(x.shape)} (render with the binary 'thesis' layout)")
-        n = x.shape[2] // 8
-        if encoding.attention_mask is not None:
-            mask = np.asarray(encoding.attention_mask, dtype=np.float32).reshape(-1)
-            if mask.shape[0] != n:
-                raise DataError(f"{self.card.name}: attention_mask has {mask.shape[0]} entries "
-                                f"for {n} patches")
-        else:
-            from pixel_bench.render.base import get_attention_mask
-
-            mask = get_attention_mask(int(encoding.num_text_patches), n)
+        mask = encoding_attention_mask(encoding, x.shape[2] // 8, self.card.name)
         return {"pixel_values": x, "attention_mask": mask}
 
     def collate(self, features: list[dict[str, np.ndarray]]):
-        import torch
-
-        if not features:
-            raise DataError("cannot collate an empty batch")
-        batch: dict[str, Any] = {}
-        for key in features[0]:
-            try:
-                stacked = np.stack([np.asarray(f[key]) for f in features])
-            except ValueError as exc:
-                raise DataError(f"cannot batch feature {key!r}: {exc}") from None
-            tensor = torch.as_tensor(stacked)
-            if key in ("pixel_values", "attention_mask", "patch_mask"):
-                tensor = tensor.float()
-            elif key in LABEL_KEYS and not tensor.is_floating_point():
-                tensor = tensor.long()
-            batch[key] = tensor
-        missing = [k for k in ("pixel_values", "attention_mask") if k not in batch]
-        if missing:
-            raise DataError(f"batch lacks {missing}; features() produces them")
-        return batch
+        return stack_features(features, float_keys=("pixel_values", "attention_mask", "patch_mask"),
+                              required=("pixel_values", "attention_mask"))
 
     # -- networks -------------------------------------------------------------------------------
     def base_config(self, **overrides: Any):
@@ -169,17 +139,8 @@ class PixarThesisAdapter(ModelAdapter):
         return variant_config(self.variant, tiny=self.tiny, **overrides)
 
     def _head_overrides(self, head: HeadSpec) -> dict[str, Any]:
-        overrides: dict[str, Any] = {"num_labels": head.num_labels,
-                                     "architecture": self.architecture}
-        if head.id2label:
-            overrides["id2label"] = {int(k): v for k, v in head.id2label.items()}
-            overrides["label2id"] = {v: int(k) for k, v in head.id2label.items()}
-        if head.problem_type:
-            overrides["problem_type"] = head.problem_type
-        if head.dropout is not None:
-            overrides["hidden_dropout_prob"] = head.dropout
-            overrides["attention_probs_dropout_prob"] = head.dropout
-        return overrides
+        return {**head_overrides(head, ("hidden_dropout_prob", "attention_probs_dropout_prob")),
+                "architecture": self.architecture}
 
     def _check_checkpoint(self, directory: Path) -> dict[str, Any]:
         data = _read_json(directory / "config.json")
@@ -199,7 +160,7 @@ class PixarThesisAdapter(ModelAdapter):
               from_scratch: bool = False, max_seq_length: int | None = None):
         from pixel_bench.modeling.pixar import HEAD_CLASSES, PixarConfig, load_pixar
 
-        kind = _HEADS[TaskKind(head.kind)]
+        kind = TaskKind(head.kind).value
         overrides = self._head_overrides(head)
         head_kwargs: dict[str, Any] = {}
         if kind == "sequence_classification":
@@ -280,11 +241,8 @@ class PixarThesisAdapter(ModelAdapter):
             _name, renderer = self.renderer_config(
                 TaskKind.SEQUENCE_CLASSIFICATION,
                 max_seq_length=min(THESIS_PATCHES, int(model.config.num_patches)))
-        if int(renderer.pixels_per_patch) != int(model.config.patch_size):
-            raise ConfigError(f"renderer pixels_per_patch {renderer.pixels_per_patch} does not "
-                              f"match the model's patch_size {model.config.patch_size}")
-        model.save_pretrained(str(directory))
-        renderer.save(directory)
+        check_patch_size(renderer, model.config)
+        super().save_pretrained(model, directory, renderer)
 
 
 def _register() -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
-                                          checkpoint_renderer)
+                                          checkpoint_renderer, head_overrides, stack_features)
 from pixel_bench.registry import MODELS
 
 BINARY_RENDERER = dict(font_size=8, dpi=80, pixels_per_patch=8, max_seq_length=720, pad_size=3,
@@ -39,10 +39,6 @@ TINY_CONFIG = dict(vocab_size=32, hidden_size=32, intermediate_size=64, num_hidd
 BASE_CONFIG = dict(vocab_size=32, hidden_size=768, intermediate_size=2048, num_hidden_layers=12,
                    num_attention_heads=12, num_key_value_heads=12, num_channel=1, patch_size=8,
                    patch_len=2, binary=True, max_position_embeddings=2048)
-
-_HEADS = {TaskKind.SEQUENCE_CLASSIFICATION: "sequence_classification",
-          TaskKind.TOKEN_CLASSIFICATION: "token_classification",
-          TaskKind.QUESTION_ANSWERING: "question_answering"}
 
 
 def tgraph_num_text_patches(renderer_num_text_patches: int, patch_len: int = 2) -> int:
@@ -110,18 +106,8 @@ class Pixar2024Adapter(ModelAdapter):
         return {"pixel_values": binary.astype(np.float32), "attention_mask": mask}
 
     def collate(self, features: list[dict[str, np.ndarray]]):
-        import torch
-
-        if not features:
-            raise DataError("cannot collate an empty batch")
-        batch = {}
-        for key in features[0]:
-            try:
-                batch[key] = torch.as_tensor(np.stack([np.asarray(f[key]) for f in features]))
-            except ValueError as exc:
-                raise DataError(f"cannot batch feature {key!r}: {exc}") from None
-        batch["attention_mask"] = batch["attention_mask"].long()
-        return batch
+        return stack_features(features, long_keys=("attention_mask",),
+                              required=("pixel_values", "attention_mask"))
 
     def label_positions(self, patch_indices: np.ndarray) -> np.ndarray:
         """8-px renderer patch index -> 16-px model position."""
@@ -135,15 +121,8 @@ class Pixar2024Adapter(ModelAdapter):
         from pixel_bench.modeling.pixar2024 import (Pixar2024Config, build_pixar2024,
                                                     load_pixar2024)
 
-        kind = _HEADS[TaskKind(head.kind)]
-        overrides: dict[str, Any] = {"num_labels": head.num_labels}
-        if head.id2label:
-            overrides["id2label"] = {int(k): v for k, v in head.id2label.items()}
-            overrides["label2id"] = {v: int(k) for k, v in head.id2label.items()}
-        if head.problem_type:
-            overrides["problem_type"] = head.problem_type
-        if head.dropout is not None:
-            overrides["attention_dropout"] = head.dropout
+        kind = TaskKind(head.kind).value
+        overrides = head_overrides(head, ("attention_dropout",))
         head_kwargs = {"dropout": head.dropout or 0.0} if kind == "token_classification" else {}
         if checkpoint is None:
             if not (from_scratch or self.tiny):
@@ -182,10 +161,9 @@ class Pixar2024Adapter(ModelAdapter):
         return load_pixar2024(directory, "causal_lm", config_overrides=config_overrides)
 
     def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
-        model.save_pretrained(directory)
         if renderer is None:
             _name, renderer = self.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION)
-        renderer.save(directory)
+        super().save_pretrained(model, directory, renderer)
 
 
 for _name, _tiny in (("pixar2024", False), ("pixar2024-tiny", True)):

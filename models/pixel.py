@@ -24,7 +24,9 @@ import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
-                                          checkpoint_renderer)
+                                          check_patch_size, checkpoint_renderer,
+                                          encoding_attention_mask, head_overrides,
+                                          stack_features)
 from pixel_bench.registry import MODELS
 
 logger = logging.getLogger("pixel_bench.models.pixel")
@@ -43,15 +45,10 @@ TINY_CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, i
                    image_size=[16, 16 * BASE_PATCHES])
 BASE_CONFIG = dict(image_size=[16, 16 * BASE_PATCHES])  # every other value is a PIXELConfig default
 
-#: fields a batch may carry besides the model inputs; passed through by collate()
-LABEL_KEYS = ("labels", "start_positions", "end_positions")
-
 
 def check_renderer_fits_model(renderer: Any, config: Any, source: str = "renderer") -> None:
     """Raise ConfigError when a renderer config cannot feed the model (patch size, channels)."""
-    if int(renderer.pixels_per_patch) != int(config.patch_size):
-        raise ConfigError(f"{source}: pixels_per_patch {renderer.pixels_per_patch} does not match "
-                          f"the model's patch_size {config.patch_size}")
+    check_patch_size(renderer, config, source)
     if int(config.num_channels) != 3:
         raise ConfigError(f"{source}: PIXEL inputs have 3 channels (grey is copied to RGB) but the "
                           f"model config has num_channels {config.num_channels}")
@@ -103,55 +100,17 @@ class PixelAdapter(ModelAdapter):
             raise DataError(f"PIXEL strips are 16 px high with a width that is a multiple of 16, "
                             f"got {img.shape[1]}x{img.shape[2]}")
         pixel_values = (img.astype(np.float32) / 255.0)
-        num_patches = img.shape[2] // 16
-        if encoding.attention_mask is not None:
-            mask = np.asarray(encoding.attention_mask, dtype=np.float32)
-            if mask.shape != (num_patches,):
-                raise DataError(f"attention_mask has shape {mask.shape}, expected ({num_patches},)")
-        else:
-            from pixel_bench.render import get_attention_mask
-
-            mask = get_attention_mask(int(encoding.num_text_patches), num_patches)
+        mask = encoding_attention_mask(encoding, img.shape[2] // 16, self.card.name)
         return {"pixel_values": np.ascontiguousarray(pixel_values), "attention_mask": mask}
 
     def collate(self, features: list[dict[str, np.ndarray]]):
-        import torch
-
-        if not features:
-            raise DataError("cannot collate an empty batch")
-        batch: dict[str, Any] = {}
-        for key in features[0]:
-            values = [np.asarray(f[key]) for f in features]
-            try:
-                stacked = np.stack(values)
-            except ValueError as exc:
-                raise DataError(f"cannot batch feature {key!r}: {exc}") from None
-            tensor = torch.as_tensor(stacked)
-            if key in ("pixel_values", "attention_mask"):
-                tensor = tensor.float()
-            elif key in ("start_positions", "end_positions"):
-                tensor = tensor.long()
-            batch[key] = tensor
-        missing = [k for k in ("pixel_values", "attention_mask") if k not in batch]
-        if missing:
-            raise DataError(f"batch lacks {missing}; features() produces them")
-        return batch
+        inputs = ("pixel_values", "attention_mask")
+        return stack_features(features, float_keys=inputs, required=inputs)
 
     # -- networks ------------------------------------------------------------------------------
     def _overrides(self, head: HeadSpec) -> dict[str, Any]:
-        overrides: dict[str, Any] = {}
-        kind = TaskKind(head.kind)
-        if kind is not TaskKind.QUESTION_ANSWERING:
-            overrides["num_labels"] = head.num_labels
-            if head.id2label:
-                overrides["id2label"] = {int(k): v for k, v in head.id2label.items()}
-                overrides["label2id"] = {v: int(k) for k, v in head.id2label.items()}
-        if head.problem_type:
-            overrides["problem_type"] = head.problem_type
-        if head.dropout is not None:
-            overrides["hidden_dropout_prob"] = head.dropout
-            overrides["attention_probs_dropout_prob"] = head.dropout
-        return overrides
+        return head_overrides(head, ("hidden_dropout_prob", "attention_probs_dropout_prob"),
+                              with_labels=TaskKind(head.kind) is not TaskKind.QUESTION_ANSWERING)
 
     @staticmethod
     def head_class(kind: TaskKind):
@@ -240,8 +199,7 @@ class PixelAdapter(ModelAdapter):
             _name, renderer = self.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION,
                                                    max_seq_length=model.config.num_patches)
         check_renderer_fits_model(renderer, model.config)
-        model.save_pretrained(str(directory))
-        renderer.save(directory)
+        super().save_pretrained(model, directory, renderer)
 
 
 for _name, _tiny in (("pixel-base", False), ("pixel-tiny", True)):

@@ -25,7 +25,7 @@ import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
-                                          checkpoint_renderer)
+                                          checkpoint_renderer, head_overrides, stack_features)
 from pixel_bench.registry import MODELS
 
 NOTO_RENDERER = dict(font_size=8, dpi=120, pixels_per_patch=16, max_seq_length=1024, pad_size=3,
@@ -44,10 +44,6 @@ TINY_CONFIG = dict(vocab_size=100, hidden_size=32, intermediate_size=64, num_hid
 BASE_CONFIG = dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816,
                    num_hidden_layers=24, num_attention_heads=16, num_key_value_heads=16,
                    pad_token_id=2, bos_token_id=1, eos_token_id=2)
-
-_HEADS = {TaskKind.SEQUENCE_CLASSIFICATION: "sequence_classification",
-          TaskKind.TOKEN_CLASSIFICATION: "token_classification",
-          TaskKind.QUESTION_ANSWERING: "question_answering"}
 
 
 class PixelGPTAdapter(ModelAdapter):
@@ -205,32 +201,20 @@ class PixelGPTAdapter(ModelAdapter):
         return feats
 
     def collate(self, features: list[dict[str, np.ndarray]]):
-        import torch
-
         from pixel_bench.modeling.text_baseline import collate_tokens
 
         if not features:
             raise DataError("cannot collate an empty batch")
-        batch: dict[str, torch.Tensor] = {}
         if self.mode == "text":
             batch = collate_tokens(features, self.pad_token_id)
             batch.pop("offset_mapping", None)  # QA post-processing only
             batch.pop("token_type_ids", None)  # LLaMA has none
             return batch
-        if self.mode == "pair":
-            batch.update(collate_tokens(features, self.pad_token_id, prefix="text_"))
-        for key in features[0]:
-            if key.startswith("text_"):
-                continue
-            try:
-                arr = np.stack([np.asarray(f[key]) for f in features])
-            except ValueError as exc:
-                raise DataError(f"cannot batch feature {key!r}: {exc}") from None
-            batch[key] = torch.as_tensor(arr)
-        if "attention_mask" in batch and self.mode == "pixel":
-            batch["attention_mask"] = batch["attention_mask"].long()
-        if "patch_attention_mask" in batch:
-            batch["patch_attention_mask"] = batch["patch_attention_mask"].long()
+        batch = (collate_tokens(features, self.pad_token_id, prefix="text_")
+                 if self.mode == "pair" else {})
+        # pixel mode: the patch mask is "attention_mask"; pair mode: "patch_attention_mask"
+        batch.update(stack_features(features, long_keys=("attention_mask", "patch_attention_mask"),
+                                    skip_prefix="text_"))
         return batch
 
     # -- tokenizer -------------------------------------------------------------------------
@@ -271,15 +255,8 @@ class PixelGPTAdapter(ModelAdapter):
         from pixel_bench.modeling.pixelgpt import (ErniePixelConfig, build_pixelgpt,
                                                    load_pixelgpt)
 
-        kind = _HEADS[TaskKind(head.kind)]
-        overrides: dict[str, Any] = {"num_labels": head.num_labels}
-        if head.id2label:
-            overrides["id2label"] = {int(k): v for k, v in head.id2label.items()}
-            overrides["label2id"] = {v: int(k) for k, v in head.id2label.items()}
-        if head.problem_type:
-            overrides["problem_type"] = head.problem_type
-        if head.dropout is not None:
-            overrides["attention_dropout"] = head.dropout
+        kind = TaskKind(head.kind).value
+        overrides = head_overrides(head, ("attention_dropout",))
         if max_seq_length:
             overrides["image_size"] = [16, 16 * int(max_seq_length)]
         head_kwargs = {"dropout": head.dropout or 0.0} if kind == "token_classification" else {}
@@ -338,11 +315,9 @@ class PixelGPTAdapter(ModelAdapter):
                              config_overrides=config_overrides)
 
     def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
-        model.save_pretrained(directory)
         if renderer is None and self.mode != "text":
             _name, renderer = self.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION)
-        if renderer is not None:
-            renderer.save(directory)
+        super().save_pretrained(model, directory, renderer)
         if self.mode != "pixel" and self._tokenizer is not None:
             self._tokenizer.save_pretrained(str(directory))
 

@@ -22,9 +22,6 @@ from pixel_bench.errors import ConfigError, DataError
 from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
 from pixel_bench.registry import MODELS
 
-_HEADS = {TaskKind.SEQUENCE_CLASSIFICATION: "sequence_classification",
-          TaskKind.TOKEN_CLASSIFICATION: "token_classification",
-          TaskKind.QUESTION_ANSWERING: "question_answering"}
 DEFAULT_MAX_LENGTH = 512
 TEXT_PREFIX = "text:"
 
@@ -118,7 +115,7 @@ class TextAdapter(ModelAdapter):
 
         if max_seq_length is not None:
             self.max_length = int(max_seq_length)
-        kind = _HEADS[TaskKind(head.kind)]
+        kind = TaskKind(head.kind).value
         common = dict(pad_token_id=self.tokenizer.pad_token_id, id2label=head.id2label,
                       problem_type=head.problem_type, dropout=head.dropout)
         if checkpoint is None and self.tiny_kind is not None:

@@ -15,34 +15,39 @@ NLI3 = ("entailment", "neutral", "contradiction")
 NLI2 = ("entailment", "not_entailment")
 BIN = ("0", "1")
 
-# task: (help, GLUE TSV layout, hub keys, main metric, extra local patterns)
+
+
+def _spec(help_text: str, fmt: GlueFormat, main_metric: str, hub_keys: tuple[str, ...] = ()):
+    """(help, GLUE TSV layout, hub text columns, main metric). The hub columns default to the
+    TSV's text columns, which most GLUE tasks name the same in both releases."""
+    keys = hub_keys or tuple(k for k in (fmt.text_a, fmt.text_b) if k is not None)
+    return help_text, fmt, keys, main_metric
+
+
+def _pair(labels, a: str = "sentence1", b: str = "sentence2", label: str = "label") -> GlueFormat:
+    return GlueFormat(text_a=a, text_b=b, label=label, labels=labels)
+
+
 SPECS = {
-    "cola": ("CoLA acceptability (Matthews corr.)",
-             GlueFormat(text_a=3, label=1, header=False, labels=BIN), ("sentence",),
-             "matthews_correlation"),
-    "sst2": ("SST-2 sentiment (accuracy)",
-             GlueFormat(text_a="sentence", label="label", labels=BIN), ("sentence",), "accuracy"),
-    "mrpc": ("MRPC paraphrase (F1 / accuracy)",
-             GlueFormat(text_a="#1 String", text_b="#2 String", label="Quality", labels=BIN),
-             ("sentence1", "sentence2"), "f1"),
-    "stsb": ("STS-B similarity, regression (Spearman / Pearson)",
-             GlueFormat(text_a="sentence1", text_b="sentence2", label="score", labels=None),
-             ("sentence1", "sentence2"), "spearmanr"),
-    "qqp": ("QQP duplicate questions (F1 / accuracy)",
-            GlueFormat(text_a="question1", text_b="question2", label="is_duplicate", labels=BIN),
-            ("question1", "question2"), "f1"),
-    "mnli": ("MultiNLI (accuracy on matched and mismatched dev)",
-             GlueFormat(text_a="sentence1", text_b="sentence2", label="gold_label", labels=NLI3),
-             ("premise", "hypothesis"), "accuracy"),
-    "qnli": ("QNLI question/sentence entailment (accuracy)",
-             GlueFormat(text_a="question", text_b="sentence", label="label", labels=NLI2),
-             ("question", "sentence"), "accuracy"),
-    "rte": ("RTE entailment (accuracy)",
-            GlueFormat(text_a="sentence1", text_b="sentence2", label="label", labels=NLI2),
-            ("sentence1", "sentence2"), "accuracy"),
-    "wnli": ("WNLI Winograd NLI (accuracy)",
-             GlueFormat(text_a="sentence1", text_b="sentence2", label="label", labels=BIN),
-             ("sentence1", "sentence2"), "accuracy"),
+    "cola": _spec("CoLA acceptability (Matthews corr.)",
+                  GlueFormat(text_a=3, label=1, header=False, labels=BIN),
+                  "matthews_correlation", hub_keys=("sentence",)),
+    "sst2": _spec("SST-2 sentiment (accuracy)",
+                  GlueFormat(text_a="sentence", label="label", labels=BIN), "accuracy"),
+    "mrpc": _spec("MRPC paraphrase (F1 / accuracy)",
+                  _pair(BIN, "#1 String", "#2 String", "Quality"), "f1",
+                  hub_keys=("sentence1", "sentence2")),
+    "stsb": _spec("STS-B similarity, regression (Spearman / Pearson)",
+                  _pair(None, label="score"), "spearmanr"),
+    "qqp": _spec("QQP duplicate questions (F1 / accuracy)",
+                 _pair(BIN, "question1", "question2", "is_duplicate"), "f1"),
+    "mnli": _spec("MultiNLI (accuracy on matched and mismatched dev)",
+                  _pair(NLI3, label="gold_label"), "accuracy",
+                  hub_keys=("premise", "hypothesis")),
+    "qnli": _spec("QNLI question/sentence entailment (accuracy)",
+                  _pair(NLI2, "question", "sentence"), "accuracy"),
+    "rte": _spec("RTE entailment (accuracy)", _pair(NLI2), "accuracy"),
+    "wnli": _spec("WNLI Winograd NLI (accuracy)", _pair(BIN), "accuracy"),
 }
 DIRS = {"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "stsb": "STS-B", "qqp": "QQP",
         "mnli": "MNLI", "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI"}

@@ -99,25 +99,14 @@ def register(app: typer.Typer) -> None:
         device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
     ) -> None:
         """Pretrain a pixel language model (DeepSpeed ZeRO or plain torch, N processes)."""
+        # every option but --config is a PretrainArgs field of the same name; None = not given
+        given = {k: str(v) if isinstance(v, Path) else v for k, v in locals().items()
+                 if k != "config" and v is not None}
         from rich.console import Console
 
         from ..errors import ConfigError
         from ..train.pretrain import PretrainArgs, run_pretraining
 
-        values = dict(model=model, output_dir=str(output_dir) if output_dir else None,
-                      data=data, data_split=data_split, text_column=text_column, engine=engine,
-                      deepspeed=str(deepspeed) if deepspeed else None, zero_stage=zero_stage,
-                      num_processes=num_processes, launcher=launcher, init_from=init_from,
-                      max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
-                      min_lr=min_lr, warmup_steps=warmup_steps, weight_decay=weight_decay,
-                      grad_clip=grad_clip, precision=precision, seed=seed,
-                      num_workers=num_workers, save_steps=save_steps,
-                      save_total_limit=save_total_limit, log_steps=log_steps,
-                      picture_steps=picture_steps, resume=resume, max_seq_length=max_seq_length,
-                      renderer=renderer, mask_ratio=mask_ratio,
-                      min_text_patches=min_text_patches, block_lines=block_lines,
-                      render_cache=render_cache, device=device)
-        given = {k: v for k, v in values.items() if v is not None}
         if config is not None:
             args = PretrainArgs.from_file(config, **given)
         else:

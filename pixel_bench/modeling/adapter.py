@@ -116,7 +116,88 @@ class ModelAdapter(ABC):
             renderer.save(directory)
 
 
-# -- helpers shared by the pixel adapters -------------------------------------------------------
+# -- helpers shared by the adapters -------------------------------------------------------------
+#: batch fields besides the model inputs (integer ones are collated as int64)
+LABEL_KEYS = ("labels", "start_positions", "end_positions")
+
+
+def head_overrides(head: HeadSpec, dropout_keys: tuple[str, ...] = (),
+                   with_labels: bool = True) -> dict[str, Any]:
+    """Config overrides a task head asks for: ``num_labels`` and ``id2label``/``label2id``
+    (unless ``with_labels`` is false), ``problem_type``, and ``head.dropout`` written to each of
+    the family's ``dropout_keys`` (e.g. ``hidden_dropout_prob``)."""
+    overrides: dict[str, Any] = {}
+    if with_labels:
+        overrides["num_labels"] = head.num_labels
+        if head.id2label:
+            overrides["id2label"] = {int(k): v for k, v in head.id2label.items()}
+            overrides["label2id"] = {v: int(k) for k, v in head.id2label.items()}
+    if head.problem_type:
+        overrides["problem_type"] = head.problem_type
+    if head.dropout is not None:
+        for key in dropout_keys:
+            overrides[key] = head.dropout
+    return overrides
+
+
+def stack_features(features: list[dict[str, np.ndarray]], float_keys: tuple[str, ...] = (),
+                   long_keys: tuple[str, ...] = (), required: tuple[str, ...] = (),
+                   skip_prefix: str | None = None) -> dict[str, "torch.Tensor"]:
+    """Stack per-example features key by key into tensors: ``float_keys`` as float32,
+    ``long_keys`` and integer :data:`LABEL_KEYS` as int64 (float labels, i.e. regression, stay
+    float), every other key in its own dtype. Keys starting with ``skip_prefix`` are left out.
+    Raises DataError for an empty batch, ragged features or a missing ``required`` key."""
+    import torch
+
+    from ..errors import DataError
+
+    if not features:
+        raise DataError("cannot collate an empty batch")
+    batch: dict[str, torch.Tensor] = {}
+    for key in features[0]:
+        if skip_prefix is not None and key.startswith(skip_prefix):
+            continue
+        try:
+            stacked = np.stack([np.asarray(f[key]) for f in features])
+        except ValueError as exc:
+            raise DataError(f"cannot batch feature {key!r}: {exc}") from None
+        tensor = torch.as_tensor(stacked)
+        if key in float_keys:
+            tensor = tensor.float()
+        elif key in long_keys or (key in LABEL_KEYS and not tensor.is_floating_point()):
+            tensor = tensor.long()
+        batch[key] = tensor
+    missing = [k for k in required if k not in batch]
+    if missing:
+        raise DataError(f"batch lacks {missing}; features() produces them")
+    return batch
+
+
+def encoding_attention_mask(encoding: "Encoding", num_patches: int, name: str) -> np.ndarray:
+    """The encoding's attention mask as float32 ``[num_patches]`` (checked), or text + EOS
+    patches from ``num_text_patches`` when the encoding carries none."""
+    from ..errors import DataError
+
+    if encoding.attention_mask is None:
+        from ..render.base import get_attention_mask
+
+        return get_attention_mask(int(encoding.num_text_patches), num_patches)
+    mask = np.asarray(encoding.attention_mask, dtype=np.float32).reshape(-1)
+    if mask.shape[0] != num_patches:
+        raise DataError(f"{name}: attention_mask has {mask.shape[0]} entries for {num_patches} "
+                        "patches")
+    return mask
+
+
+def check_patch_size(renderer: "RendererConfig", config: Any, source: str = "renderer") -> None:
+    """Raise ConfigError when the renderer's patch width is not the model's ``patch_size``."""
+    if int(renderer.pixels_per_patch) != int(config.patch_size):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{source}: pixels_per_patch {renderer.pixels_per_patch} does not "
+                          f"match the model's patch_size {config.patch_size}")
+
+
 def checkpoint_renderer_dir(checkpoint: str | Path | None) -> Path | None:
     """The directory holding a checkpoint's ``text_renderer_config.json``, or None.
 

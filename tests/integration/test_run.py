@@ -1,5 +1,6 @@
 """End to end: ``pixel-bench run`` on tiny data with tiny models writes a record; a rerun skips;
-an interrupted run resumes from its last checkpoint; missing weights/data fail fast."""
+an interrupted run resumes from its last checkpoint; missing weights/data fail fast; ``--checkpoint
+DIR`` renders with the renderer settings and font shipped in DIR (PIXEL and thesis PIXAR)."""
 
 from __future__ import annotations
 
@@ -160,3 +161,74 @@ def test_missing_data_fails_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert isinstance(out.exception, DataError)
     assert "GLUE RTE" in str(out.exception) and "--data-dir" in str(out.exception)
     assert time.perf_counter() - t0 < 10
+
+
+# -- --checkpoint DIR: the run renders with DIR's text_renderer_config.json and font ------------
+def _prepare(model: str, data_dir: Path, checkpoint: Path | None, length: int = 32):
+    from pixel_bench.runner import prepare
+
+    return prepare(model, "rte", str(data_dir), checkpoint=None if checkpoint is None
+                   else str(checkpoint), from_scratch=checkpoint is None,
+                   overrides={"max_seq_length": length})
+
+
+def test_pixel_run_uses_checkpoint_font(fonts: Path, data_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("pygame")
+    from pixel_bench.modeling.adapter import TaskKind
+    from pixel_bench.registry import MODELS
+    from pixel_bench.render.base import file_sha256
+
+    adapter = MODELS.get("pixel-tiny")
+    _, default = adapter.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION, 32)
+    assert Path(default.font_file).name == "NotoSans-Regular.ttf"
+    # a checkpoint whose renderer differs from the default: Pixeloid Sans at 9 pt
+    font = fonts / "pixeloid" / "PixeloidSans.ttf"
+    shipped = default.with_overrides(font_file=str(font), font_size=9)
+    ckpt = tmp_path / "ckpt"
+    adapter.save_pretrained(adapter.build_pretraining(max_seq_length=32), ckpt, renderer=shipped)
+    assert (ckpt / "PixeloidSans.ttf").is_file()
+
+    prep = _prepare("pixel-tiny", data_dir, ckpt)
+    name, cfg = prep.renderer
+    assert prep.weights == "--checkpoint" and prep.checkpoint == str(ckpt)
+    assert name == "pygame"  # rte.yaml's PIXEL renderer; the backend still follows the recipe
+    assert cfg.text_renderer_type == "PyGameTextRenderer"
+    assert Path(cfg.font_file) == ckpt / "PixeloidSans.ttf" and cfg.font_size == 9
+    assert cfg.max_seq_length == 32
+    assert prep.render_info["font_sha256"] == file_sha256(font)
+
+    base = _prepare("pixel-tiny", data_dir, None)  # no checkpoint: the stand-in font
+    assert Path(base.renderer[1].font_file).name == "NotoSans-Regular.ttf"
+    assert base.render_info["font_sha256"] != prep.render_info["font_sha256"]
+    # the renderings themselves differ (a different cache entry, different pixels)
+    assert base.render_info["cache_entries"] != prep.render_info["cache_entries"]
+
+
+def test_thesis_pixar_run_uses_checkpoint_font(fonts: Path, data_dir: Path,
+                                               tmp_path: Path) -> None:
+    from pixel_bench.modeling.adapter import TaskKind
+    from pixel_bench.registry import MODELS
+    from pixel_bench.render.base import file_sha256
+    from pixel_bench.render.binary import binary_layout
+
+    adapter = MODELS.get("pixar-tiny")
+    _, default = adapter.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION, 32)
+    assert Path(default.font_file).name == "PixeloidSans.ttf"
+    font = fonts / "pixeloid" / "PixeloidMono.ttf"
+    ckpt = tmp_path / "ckpt"
+    adapter.save_pretrained(adapter.build_pretraining(), ckpt,
+                            renderer=binary_layout("thesis", font_file=font))
+    assert (ckpt / "PixeloidMono.ttf").is_file() and not (ckpt / "PixeloidSans.ttf").exists()
+
+    # rte.yaml asks thesis PIXAR for pygame: the runner falls back to the model's own renderer,
+    # which must still be the checkpoint's
+    prep = _prepare("pixar-tiny", data_dir, ckpt)
+    name, cfg = prep.renderer
+    assert name == "binary" and cfg.binary and cfg.pixels_per_patch == 8
+    assert Path(cfg.font_file) == ckpt / "PixeloidMono.ttf" and cfg.max_seq_length == 32
+    assert prep.render_info["font_sha256"] == file_sha256(font)
+    assert "renderer_note" in prep.recipe
+
+    base = _prepare("pixar-tiny", data_dir, None)
+    assert Path(base.renderer[1].font_file).name == "PixeloidSans.ttf"
+    assert base.render_info["font_sha256"] != prep.render_info["font_sha256"]

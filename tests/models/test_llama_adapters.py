@@ -363,3 +363,19 @@ def test_regression_head_and_pair_index_fix() -> None:
     fixed = pooled_index(input_ids=ids, attention_mask=None, n_patch_positions=16,
                          pad_token_id=2, fix_unpadded_pair=True)
     assert faithful.tolist() == [17, 15] and fixed.tolist() == [17, 19]
+
+
+@pytest.mark.parametrize("model", ["pixar2024-tiny", "pixelgpt-tiny"])
+def test_checkpoint_renderer_replaces_the_default(model: str, fonts: Path, tmp_path: Path) -> None:
+    """A checkpoint directory with its own text_renderer_config.json + font (as save_pretrained
+    writes them) supplies the renderer; the recipe still sets the length."""
+    adapter = MODELS.get(model)
+    name, default = adapter.renderer_config(TaskKind.TOKEN_CLASSIFICATION, 64)
+    font = fonts / "pixeloid" / "PixeloidSansBold.ttf"
+    assert Path(default.font_file).name != font.name
+    default.with_overrides(font_file=str(font), font_size=7).save(tmp_path)
+    name2, own = adapter.renderer_config(TaskKind.TOKEN_CLASSIFICATION, 64, checkpoint=tmp_path)
+    assert name2 == name and Path(own.font_file) == tmp_path / font.name
+    assert own.font_size == 7 and own.max_seq_length == 64
+    assert own.pixels_per_patch == default.pixels_per_patch
+    assert own.text_renderer_type == default.text_renderer_type

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -341,6 +342,23 @@ def test_checkpoint_errors(tmp_path, pixeloid):
         PixarForSequenceClassification(variant_config("pixar", tiny=True), pooling_mode="cls")
     model = ad.build(HeadSpec(TaskKind.SEQUENCE_CLASSIFICATION, pooling="cls"))
     assert model.config.pooling_mode == "mean"
+
+
+def test_checkpoint_renderer_must_fit_the_model(tmp_path, pixeloid):
+    from pixel_bench.render.binary import binary_layout
+
+    grey = tmp_path / "grey"
+    binary_layout("thesis", grey=True).save(grey)  # a grey renderer beside a binary model
+    with pytest.raises(ConfigError, match="cannot feed pixar-tiny"):
+        MODELS.get("pixar-tiny").renderer_config(TaskKind.SEQUENCE_CLASSIFICATION,
+                                                 checkpoint=grey)
+    _, own = MODELS.get("pixar-enc-span-grey-tiny").renderer_config(
+        TaskKind.SEQUENCE_CLASSIFICATION, 64, checkpoint=grey)
+    assert Path(own.font_file) == grey / "PixeloidSans.ttf" and own.max_seq_length == 64
+    (grey / "PixeloidSans.ttf").unlink()  # the font a config names must ship with it
+    with pytest.raises(ConfigError, match="font file .*PixeloidSans.ttf is missing"):
+        MODELS.get("pixar-enc-span-grey-tiny").renderer_config(TaskKind.SEQUENCE_CLASSIFICATION,
+                                                               checkpoint=grey)
 
 
 def test_init_encoder_from_pixel(tmp_path):
