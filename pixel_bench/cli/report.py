@@ -82,7 +82,8 @@ def register(app: typer.Typer) -> None:
         table = build_table(loaded, chosen, models=_names(models), tasks=_names(tasks),
                             split=split)
         _print_problems("warnings", loaded.warnings + table.warnings,
-                        f"{len(loaded.warnings) + len(table.warnings)} value(s) left out:")
+                        f"{len(loaded.warnings) + len(table.warnings)} warning(s) about values "
+                        "(left out of a cell, or kept and flagged):")
         if not table.rows:
             typer.echo(f"note: no records match layout {chosen.name!r} (tasks: "
                        f"{', '.join(chosen.tasks)}); the table is empty", err=True)

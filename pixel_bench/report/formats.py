@@ -104,7 +104,8 @@ def _modal_n(table: Table) -> int | None:
 
 def to_latex(table: Table, label: str | None = None) -> str:
     """A booktabs ``table`` float: best per column bold, second underlined, caption explaining
-    +- and the number of seeds. Needs only ``\\usepackage{booktabs}``."""
+    +- and the number of seeds. Needs ``\\usepackage{booktabs}`` and ``graphicx`` (the tabular
+    is scaled down to ``\\linewidth`` when it is wider, never up)."""
     attrs = table.layout.attributes
     n_lead = 1 + len(attrs)
     ncols = n_lead + len(table.columns)
@@ -114,6 +115,8 @@ def to_latex(table: Table, label: str | None = None) -> str:
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              r"\caption{" + _latex_caption(table, modal) + "}",
              r"\label{" + (label or f"tab:pixel-bench-{table.layout.name}") + "}",
+             # Shrunk to the text width only when wider (XNLI's 16 columns), never enlarged.
+             r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
              r"\begin{tabular}{" + "l" * n_lead + "r" * len(table.columns) + "}", r"\toprule"]
     # Spanning group headers (Token-level / Sentence-level / GLUE ...), as in the thesis tables.
     spans = _group_spans(table.columns)
@@ -144,7 +147,7 @@ def to_latex(table: Table, label: str | None = None) -> str:
         lines.append(" & ".join(cells) + r" \\")
     if not table.rows:
         lines.append(r"\multicolumn{%d}{c}{(no records match)} \\" % ncols)
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 

@@ -11,8 +11,32 @@ from .layouts import AverageColumn
 from .table import Table
 
 
+def tick_label(column) -> str:
+    """Two lines, task over metric ("MNLI-MM\\nAcc"), so neighbouring labels never collide."""
+    if isinstance(column, AverageColumn) or not column.metric_label:
+        return column.header
+    return f"{column.header}\n{column.metric_label}"
+
+
 def to_png(table: Table, out: str | Path) -> Path:
-    """Write the chart to ``out``; missing cells get no bar (a small "n/a" marks the gap)."""
+    """Write the chart (:func:`figure`) to ``out``."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(table)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def figure(table: Table):
+    """The grouped bar chart as a matplotlib Figure (the caller closes it).
+
+    Bars are cell means; error bars (± sample std) only where a cell has two or more seeds; an
+    empty slot is marked "n/a" so a missing result never looks like a zero, and bars too short
+    to see (a real 0.0) carry their value.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # headless: no display on clusters and CI
@@ -24,27 +48,35 @@ def to_png(table: Table, out: str | Path) -> Path:
     n_rows = max(len(rows), 1)
     x = np.arange(len(columns), dtype=float)
     width = 0.8 / n_rows
-    fig_w = min(max(6.0, 1.0 + len(columns) * (0.25 + 0.12 * n_rows)), 14.0)
-    fig, ax = plt.subplots(figsize=(fig_w, 4.5), dpi=150)
+    fig_w = min(max(6.0, 1.2 + len(columns) * (0.3 + 0.12 * n_rows)), 16.0)
+    fig, ax = plt.subplots(figsize=(fig_w, 4.8), dpi=150)
     cmap = plt.get_cmap("tab10" if n_rows <= 10 else "tab20")
+    lowest = min([0.0] + [r.cells[c.key].mean for r in rows for c in columns
+                          if r.cells[c.key].mean is not None])  # MCC can be negative
+    bottom = lowest - 5 if lowest < 0 else 0.0
+    small = 0.02 * (100.0 - bottom)  # bars shorter than this are hard to see
+    note_size = 6 if n_rows * len(columns) <= 60 else 5
     for i, row in enumerate(rows):
         offsets = x - 0.4 + width * (i + 0.5)
-        means = [row.cells[c.key].mean for c in columns]
-        stds = [row.cells[c.key].std or 0.0 for c in columns]
-        have = [m is not None for m in means]
-        ax.bar(offsets[have], [m for m in means if m is not None], width * 0.92,
-               yerr=[s for s, h in zip(stds, have) if h], capsize=2.0, label=row.label,
-               color=cmap(i % cmap.N), error_kw={"elinewidth": 0.8, "ecolor": "0.25"})
-        for off, h in zip(offsets, have):
-            if not h:  # an empty slot says so, rather than looking like a zero
-                ax.text(off, 1.0, "n/a", ha="center", va="bottom", fontsize=5, color="0.55",
-                        rotation=90)
-    labels = [c.label if not isinstance(c, AverageColumn) else c.header for c in columns]
+        cells = [row.cells[c.key] for c in columns]
+        have = np.array([not cell.missing for cell in cells])
+        means = np.array([cell.mean if not cell.missing else 0.0 for cell in cells])
+        ax.bar(offsets[have], means[have], width * 0.92, label=row.label,
+               color=cmap(i % cmap.N))
+        spread = np.array([cell.std is not None for cell in cells])
+        if spread.any():  # one seed has no std: no error bar rather than a misleading 0
+            ax.errorbar(offsets[spread], means[spread],
+                        yerr=[cells[k].std for k in np.flatnonzero(spread)], fmt="none",
+                        ecolor="0.15", elinewidth=0.9, capsize=2.5, capthick=0.9)
+        for off, cell in zip(offsets, cells):
+            if cell.missing:  # an empty slot says so, rather than looking like a zero
+                ax.text(off, bottom + 0.5, "n/a", ha="center", va="bottom",
+                        fontsize=note_size, color="0.4", rotation=90)
+            elif abs(cell.mean) < small:
+                ax.text(off, max(cell.mean, 0.0) + 0.5, f"{cell.mean:.1f}", ha="center",
+                        va="bottom", fontsize=note_size, color="0.15", rotation=90)
     ax.set_xticks(x)
-    # Slant only long labels that would collide ("MNLI-MM Acc" x 12), never "en fr es".
-    slant = len(columns) > 8 and max(len(lab) for lab in labels) > 5
-    ax.set_xticklabels(labels, rotation=30 if slant else 0, ha="right" if slant else "center",
-                       fontsize=8)
+    ax.set_xticklabels([tick_label(c) for c in columns], fontsize=8)
     # Separate the average columns from the task columns with a faint line.
     for i, col in enumerate(columns):
         if isinstance(col, AverageColumn):
@@ -52,22 +84,22 @@ def to_png(table: Table, out: str | Path) -> Path:
                 if 0 < edge < len(columns) - 1:
                     ax.axvline(edge, color="0.8", linewidth=0.8, linestyle="--")
     ax.set_ylabel("score (%)")
-    lowest = min([0.0] + [r.cells[c.key].mean for r in rows for c in columns
-                          if r.cells[c.key].mean is not None])  # MCC can be negative
-    ax.set_ylim(lowest - 5 if lowest < 0 else 0, 100)
+    ax.set_ylim(bottom, 100)
     ax.set_xlim(-0.6, len(columns) - 0.4)
     ax.yaxis.grid(True, color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     splits = " and ".join(table.bases) or "no results"  # split families
-    ax.set_title(f"{table.layout.title} ({splits}; mean ± std over seeds)", fontsize=10)
+    ax.set_title(f"{table.layout.title} ({splits} split)", fontsize=10)
     if rows:
-        ax.legend(fontsize=7, frameon=False, ncol=min(n_rows, 4), loc="upper center",
-                  bbox_to_anchor=(0.5, -0.24 if slant else -0.10))
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, bbox_inches="tight")
-    plt.close(fig)
-    return out
+        ax.legend(fontsize=7, frameon=False, ncol=min(n_rows, 3), loc="upper center",
+                  bbox_to_anchor=(0.5, -0.13))
+    counts = sorted(set(table.seed_counts()))
+    seeds = (f"{counts[0]} seed{'s' if counts[0] != 1 else ''} per cell" if len(counts) == 1
+             else f"{counts[0]}-{counts[-1]} seeds per cell" if counts else "no results")
+    fig.text(0.01, 0.005, f"Bars: mean over seeds ({seeds}); error bars: ± sample std where a "
+             "cell has 2+ seeds; n/a: no result.", fontsize=6.5, color="0.35", ha="left",
+             va="bottom")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig

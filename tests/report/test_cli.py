@@ -114,3 +114,34 @@ def test_empty_layout_still_renders(results_dir: Path, fmt: str, tmp_path: Path)
     result = _report("--results", str(only_pos), "--layout", "xnli", "--format", fmt)
     assert result.exit_code == 0, result.output
     assert "no records match" in result.stderr
+
+
+def test_png_marks_missing_cells_and_draws_error_bars_only_with_seeds(results_dir: Path) -> None:
+    """Every missing cell gets an "n/a", every cell with 2+ seeds one error bar, one-seed cells
+    none; a real 0.0 carries its value so it is not mistaken for a missing result."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from pixel_bench.records import write_record
+    from pixel_bench.report import build_table, get_layout, load_results
+    from pixel_bench.report.plot import figure
+    from report_fixtures import make_record
+
+    write_record(make_record("zero", "ner", 1, {"validation": {"f1": 0.0}}, "f1"), results_dir)
+    table = build_table(load_results(results_dir), get_layout("main"))
+    cells = [row.cells[c.key] for row in table.rows for c in table.columns]
+    fig = figure(table)
+    try:
+        ax = fig.axes[0]
+        texts = [t.get_text() for t in ax.texts]
+        assert texts.count("n/a") == sum(c.missing for c in cells) > 0
+        assert texts.count("0.0") == 1
+        from matplotlib.container import ErrorbarContainer
+
+        bars = sum(len(cont.lines[2][0].get_segments()) for cont in ax.containers
+                   if isinstance(cont, ErrorbarContainer))
+        assert bars == sum(c.std is not None for c in cells) > 0
+        assert len(ax.get_legend().get_texts()) == len(table.rows)
+        assert ax.get_xticklabels()[4].get_text() == "MNLI-MM\nAcc"
+    finally:
+        plt.close(fig)
