@@ -40,12 +40,15 @@ def builtin_dir(kind: str) -> Path:
     """Directory holding the built-in adapters and recipes of ``kind`` ("tasks" or "models").
 
     They live at the repository top level and are loaded by path, exactly like a user's plug-in
-    directory (``PIXEL_BENCH_<KIND>_DIR`` overrides); they are never importable packages.
+    directory (``PIXEL_BENCH_<KIND>_DIR`` overrides). A wheel (non-editable install) ships them
+    inside the package as ``pixel_bench/_builtin/<kind>`` (see pyproject.toml), which wins when
+    present; a checkout or editable install has no such folder and reads ``<repo>/<kind>``.
     """
     env = os.environ.get(f"PIXEL_BENCH_{kind.upper()}_DIR")
     if env:
         return Path(env)
-    return REPO_ROOT / kind
+    packaged = PACKAGE_DIR / "_builtin" / kind
+    return packaged if packaged.is_dir() else REPO_ROOT / kind
 
 
 def results_dir() -> Path:
