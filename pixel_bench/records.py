@@ -107,7 +107,8 @@ def read_record(path: Path) -> ResultRecord:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise RecordError(f"{path}: corrupt or truncated JSON ({exc.msg} at line {exc.lineno})") \
+        raise RecordError(f"{path}: corrupt or truncated JSON ({exc.msg}: line {exc.lineno} "
+                          f"column {exc.colno})") \
             from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RecordError(f"{path}: unreadable ({exc})") from None

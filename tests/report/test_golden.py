@@ -41,3 +41,15 @@ def test_test_split_golden(results_dir: Path) -> None:
     if os.environ.get("PIXEL_BENCH_UPDATE_GOLDEN"):
         expected.write_text(result.stdout, encoding="utf-8")
     assert result.stdout == expected.read_text(encoding="utf-8")
+
+
+def test_stderr_golden(results_dir: Path) -> None:
+    """What the report says about the fixture's bad files and left-out values (paths relative
+    to the results folder): the truncated file, the future schema, the record without SQuAD F1."""
+    result = runner.invoke(app, ["report", "--results", str(results_dir)])
+    assert result.exit_code == 0, result.output
+    text = result.stderr.replace(str(results_dir), "results")
+    expected = GOLDEN / "main.stderr.txt"
+    if os.environ.get("PIXEL_BENCH_UPDATE_GOLDEN"):
+        expected.write_text(text, encoding="utf-8")
+    assert text == expected.read_text(encoding="utf-8")
