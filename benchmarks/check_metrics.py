@@ -243,9 +243,19 @@ def _same(a: float | None, b: float) -> str:
 
 
 def _label(path: Path, record: dict[str, Any]) -> str:
+    """"model / task / seed N (results folder)" (the folder tells two runs of one cell apart)."""
     if record:
-        return f"{record.get('model')} / {record.get('task')} / seed {record.get('seed')}"
-    return str(path.parent)
+        root = path.parent.parent.parent.parent  # <results>/<model>/<task>/seed-<n>/
+        return (f"{record.get('model')} / {record.get('task')} / seed {record.get('seed')} "
+                f"({_short(root)})")
+    return _short(path.parent)
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(path)
 
 
 def _squad_line(label: str, split: str, c: SquadCheck, stored: dict[str, float]) -> str:

@@ -157,7 +157,8 @@ def test_check_metrics_report_on_run_loop_files(tmp_path) -> None:
     text = cm.report(files)
     ner_row = next(line for line in text.splitlines() if line.startswith("| m / ner"))
     # 1 sentence, 2 dropped words, 2 gold entities, 2 / 1 predicted, strict F1 2/3, both "="
-    assert ner_row.startswith("| m / ner / seed 1 | validation | 1 | 2 | 2 | 2 / 1 | 1 | 100.00 |")
+    assert ner_row.startswith(f"| m / ner / seed 1 ({tmp_path}) | validation | 1 | 2 | 2 | "
+                              "2 / 1 | 1 | 100.00 |")
     assert "100.00 (=)" in ner_row and "66.67 (=)" in ner_row
     squad_row = next(line for line in text.splitlines() if line.startswith("| m / squad"))
     assert squad_row.endswith("| 50.00 / 54.67 | 50.00 / 54.67 | 50.00 / 64.67 | 0 / 1 |")
