@@ -89,7 +89,8 @@ def register(app: typer.Typer) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         width, height = save_preview(enc, str(out), cfg.pixels_per_patch, scale=scale,
                                      grid=grid, wrap=wrap, num_patches=shown)
-        _print_summary(console, renderer, cfg, enc, out, (width, height), (shown, total))
+        _print_summary(console, renderer, cfg, enc, out, (width, height), (shown, total),
+                       sep_unit=getattr(instance, "sep_patches_unit", "pixels"))
 
 
 def _load_config(renderer: str, config: Path | None, overrides: dict):
@@ -107,8 +108,20 @@ def _load_config(renderer: str, config: Path | None, overrides: dict):
     return default_config(renderer, **overrides)
 
 
+def _sep_text(sep_patches, unit: str, pixels_per_patch: int) -> str:
+    """``sep_patches`` as patch indices for every renderer (PangoCairo and binary store pixel
+    offsets, PyGame patch indices; the stored value is shown too where it differs)."""
+    from ..render.base import sep_patch_indices
+
+    stored = [int(x) for x in sep_patches]
+    indices = sep_patch_indices(stored, unit, pixels_per_patch)
+    if unit == "patches":
+        return f"{indices} (patch indices)"
+    return f"{indices} (patch indices; stored as pixel offsets {stored})"
+
+
 def _print_summary(console, renderer: str, cfg, enc, out: Path, size: tuple[int, int],
-                   drawn: tuple[int, int]) -> None:
+                   drawn: tuple[int, int], sep_unit: str = "pixels") -> None:
     from rich.table import Table
 
     mask = enc.attention_mask
@@ -121,7 +134,7 @@ def _print_summary(console, renderer: str, cfg, enc, out: Path, size: tuple[int,
                               f"{cfg.max_seq_length} patches)")
     table.add_row("num_text_patches", str(enc.num_text_patches))
     table.add_row("attention length", f"{attended} of {len(mask) if mask is not None else '?'}")
-    table.add_row("sep_patches", str(list(enc.sep_patches)))
+    table.add_row("sep_patches", _sep_text(enc.sep_patches, sep_unit, cfg.pixels_per_patch))
     if enc.word_starts is not None:
         table.add_row("word_starts", str(list(enc.word_starts)))
     table.add_row("truncated", "[red]yes[/]" if enc.truncated else "no")

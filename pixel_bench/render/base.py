@@ -44,6 +44,15 @@ class Encoding:
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # renderer-specific arrays
 
 
+def sep_patch_indices(sep_patches: Sequence[int], unit: str, pixels_per_patch: int) -> list[int]:
+    """``sep_patches`` as patch indices, whichever unit the renderer stores them in."""
+    if unit == "patches":
+        return [int(x) for x in sep_patches]
+    if unit == "pixels":
+        return [int(x) // pixels_per_patch for x in sep_patches]
+    raise ValueError(f"unknown sep_patches unit {unit!r} (expected 'pixels' or 'patches')")
+
+
 def get_attention_mask(num_text_patches: int, max_seq_length: int) -> np.ndarray:
     """PIXEL's mask: ones for the text patches **and** the black EOS patch, zeros after."""
     mask = np.zeros(max_seq_length, dtype=np.float32)
@@ -189,6 +198,10 @@ class TextRenderer:
     name: ClassVar[str] = ""
     #: bump when a change alters pixels, so cached renderings are invalidated
     version: ClassVar[str] = "1"
+    #: unit of ``Encoding.sep_patches``: "pixels" (pixel offsets, as PangoCairo stores them) or
+    #: "patches" (patch indices, as PyGame stores them); the fields stay as the originals wrote
+    #: them, readers convert with :func:`sep_patch_indices`
+    sep_patches_unit: ClassVar[str] = "pixels"
 
     def __init__(self, config: RendererConfig) -> None:
         if not Path(config.font_file).is_file():

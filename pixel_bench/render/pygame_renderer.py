@@ -100,6 +100,7 @@ class PyGameTextRenderer(TextRenderer):
     """PIXEL's ``PyGameTextRenderer``: sentences, sentence pairs and word lists."""
 
     name = "pygame"
+    sep_patches_unit = "patches"  # PyGame's original stores patch indices (PangoCairo: pixels)
     version = "2"  # 2: texts over 65,535 px are flagged truncated (pixels unchanged)
 
     def __init__(self, config: RendererConfig) -> None:

@@ -100,6 +100,45 @@ def test_png_words_pair_and_no_grid(tmp_path: Path):
     assert result.exit_code == 0 and "sep_patches" in result.output
 
 
+@pytest.mark.parametrize("name, pp", [("pygame", 16), ("pangocairo", 16), ("binary", 8)])
+def test_pair_summary_prints_sep_patches_as_patch_indices(name, pp, tmp_path: Path):
+    """Encoding.sep_patches holds pixel offsets for PangoCairo/binary and patch indices for
+    PyGame (as the originals do); the summary prints patch indices for all three, and the stored
+    pixel offsets beside them where that is the unit."""
+    from pixel_bench.errors import PixelBenchError
+    from pixel_bench.registry import RENDERERS
+
+    try:
+        cls = RENDERERS.get(name)
+    except (ImportError, PixelBenchError) as exc:
+        pytest.skip(f"renderer {name!r} not available: {exc}")
+    assert cls.sep_patches_unit == ("patches" if name == "pygame" else "pixels")
+    result = runner.invoke(app, ["render", "A man plays.", "--pair", "A person plays.",
+                                 "--renderer", name, "--max-seq-length", "40",
+                                 "-o", str(tmp_path / "pair.png")])
+    assert result.exit_code == 0, (result.output, result.exception)
+    flat = " ".join(result.output.split())
+    ntp = int(flat.split("num_text_patches ")[1].split()[0])
+    line = flat.split("sep_patches ")[1].split(" truncated")[0]
+    indices = [int(x) for x in line.split("]")[0].strip("[").split(",")]
+    # [separator, EOS] as patch indices: EOS is the patch right after the text patches
+    assert len(indices) == 2 and 0 < indices[0] < indices[1] == ntp
+    if name == "pygame":
+        assert line == f"{indices} (patch indices)"
+    else:
+        assert line == (f"{indices} (patch indices; stored as pixel offsets "
+                        f"{[i * pp for i in indices]})")
+
+
+def test_sep_patch_indices_units():
+    from pixel_bench.render.base import sep_patch_indices
+
+    assert sep_patch_indices([48, 128], "pixels", 16) == [3, 8]
+    assert sep_patch_indices([3, 8], "patches", 16) == [3, 8]
+    with pytest.raises(ValueError, match="unknown sep_patches unit"):
+        sep_patch_indices([3], "inches", 16)
+
+
 @pytest.mark.parametrize("name", ["pangocairo", "binary"])
 def test_png_other_renderers(name, tmp_path: Path):
     from pixel_bench.errors import PixelBenchError
