@@ -1,6 +1,9 @@
 """PNG output: a grouped bar chart (one group per column, one bar per row, error bar = std).
 
-matplotlib is imported here, inside the function, so only ``--format png`` pays for it.
+matplotlib is imported here, inside the function, so only ``--format png`` pays for it. The figure
+is built on its own Agg canvas, not through pyplot: no global backend switch (``matplotlib.use``
+would close every open pyplot figure of a notebook or of other code in the process), no figure
+registered with pyplot to leak, and nothing shared between calls or threads.
 """
 
 from __future__ import annotations
@@ -20,28 +23,25 @@ def tick_label(column) -> str:
 
 def to_png(table: Table, out: str | Path) -> Path:
     """Write the chart (:func:`figure`) to ``out``."""
-    import matplotlib.pyplot as plt
-
     fig = figure(table)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, bbox_inches="tight")
-    plt.close(fig)
     return out
 
 
 def figure(table: Table):
-    """The grouped bar chart as a matplotlib Figure (the caller closes it).
+    """The grouped bar chart as a matplotlib Figure on its own Agg canvas (not managed by pyplot:
+    nothing to close, it is freed with its last reference).
 
     Bars are cell means; error bars (± sample std) only where a cell has two or more seeds; an
     empty slot is marked "n/a" so a missing result never looks like a zero, and bars too short
     to see (a real 0.0) carry their value.
     """
     import matplotlib
-
-    matplotlib.use("Agg")  # headless: no display on clusters and CI
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     columns = table.columns
     rows = table.rows
@@ -49,8 +49,10 @@ def figure(table: Table):
     x = np.arange(len(columns), dtype=float)
     width = 0.8 / n_rows
     fig_w = min(max(6.0, 1.2 + len(columns) * (0.3 + 0.12 * n_rows)), 16.0)
-    fig, ax = plt.subplots(figsize=(fig_w, 4.8), dpi=150)
-    cmap = plt.get_cmap("tab10" if n_rows <= 10 else "tab20")
+    fig = Figure(figsize=(fig_w, 4.8), dpi=150)
+    FigureCanvasAgg(fig)  # headless (no display on clusters and CI), without matplotlib.use()
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["tab10" if n_rows <= 10 else "tab20"]
     lowest = min([0.0] + [r.cells[c.key].mean for r in rows for c in columns
                           if r.cells[c.key].mean is not None])  # MCC can be negative
     bottom = lowest - 5 if lowest < 0 else 0.0

@@ -75,7 +75,7 @@ def test_html_and_format_from_suffix(results_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "t.html"
     result = _report("--results", str(results_dir), "--out", str(out))
     assert result.exit_code == 0, result.output
-    text = out.read_text()
+    text = out.read_text(encoding="utf-8")  # "±" and "–": never the locale's encoding
     assert text.startswith('<table class="pixel-bench-report">')
     assert "<strong>82.2 (n=1)</strong>" in text and "<th>pixar_encdec_nomask</th>" in text
 
@@ -110,7 +110,7 @@ def test_empty_layout_still_renders(results_dir: Path, fmt: str, tmp_path: Path)
     only_pos = tmp_path / "r"
     (only_pos / "x").mkdir(parents=True)
     src = results_dir / "pixel-base" / "pos" / "seed-1" / "record.json"
-    (only_pos / "x" / "record.json").write_text(src.read_text())
+    (only_pos / "x" / "record.json").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
     result = _report("--results", str(only_pos), "--layout", "xnli", "--format", fmt)
     assert result.exit_code == 0, result.output
     assert "no records match" in result.stderr
@@ -118,9 +118,12 @@ def test_empty_layout_still_renders(results_dir: Path, fmt: str, tmp_path: Path)
 
 def test_png_marks_missing_cells_and_draws_error_bars_only_with_seeds(results_dir: Path) -> None:
     """Every missing cell gets an "n/a", every cell with 2+ seeds one error bar, one-seed cells
-    none; a real 0.0 carries its value so it is not mistaken for a missing result."""
+    none; a real 0.0 carries its value so it is not mistaken for a missing result. The figure
+    lives on its own Agg canvas: pyplot's global figure list is left alone."""
     pytest.importorskip("matplotlib")
-    import matplotlib.pyplot as plt
+    from matplotlib._pylab_helpers import Gcf
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.container import ErrorbarContainer
 
     from pixel_bench.records import write_record
     from pixel_bench.report import build_table, get_layout, load_results
@@ -130,18 +133,33 @@ def test_png_marks_missing_cells_and_draws_error_bars_only_with_seeds(results_di
     write_record(make_record("zero", "ner", 1, {"validation": {"f1": 0.0}}, "f1"), results_dir)
     table = build_table(load_results(results_dir), get_layout("main"))
     cells = [row.cells[c.key] for row in table.rows for c in table.columns]
+    managers = Gcf.get_num_fig_managers()
     fig = figure(table)
-    try:
-        ax = fig.axes[0]
-        texts = [t.get_text() for t in ax.texts]
-        assert texts.count("n/a") == sum(c.missing for c in cells) > 0
-        assert texts.count("0.0") == 1
-        from matplotlib.container import ErrorbarContainer
+    assert isinstance(fig.canvas, FigureCanvasAgg) and Gcf.get_num_fig_managers() == managers
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("n/a") == sum(c.missing for c in cells) > 0
+    assert texts.count("0.0") == 1
+    bars = sum(len(cont.lines[2][0].get_segments()) for cont in ax.containers
+               if isinstance(cont, ErrorbarContainer))
+    assert bars == sum(c.std is not None for c in cells) > 0
+    assert len(ax.get_legend().get_texts()) == len(table.rows)
+    assert ax.get_xticklabels()[4].get_text() == "MNLI-MM\nAcc"
 
-        bars = sum(len(cont.lines[2][0].get_segments()) for cont in ax.containers
-                   if isinstance(cont, ErrorbarContainer))
-        assert bars == sum(c.std is not None for c in cells) > 0
-        assert len(ax.get_legend().get_texts()) == len(table.rows)
-        assert ax.get_xticklabels()[4].get_text() == "MNLI-MM\nAcc"
-    finally:
-        plt.close(fig)
+
+def test_default_folder_is_env_then_cwd_results(_no_default_results: Path, results_dir: Path,
+                                                 tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --results: $PIXEL_BENCH_RESULTS, else ./results. Tests point the variable at a
+    missing folder (conftest), so none of them can read the repository's live results/."""
+    result = _report()
+    assert result.exit_code != 0
+    assert f"results folder {_no_default_results} does not exist" in str(result.exception)
+    monkeypatch.setenv("PIXEL_BENCH_RESULTS", str(results_dir))
+    result = _report("--format", "csv")
+    assert result.exit_code == 0 and f"under {results_dir}:" in result.stderr
+    monkeypatch.delenv("PIXEL_BENCH_RESULTS")
+    monkeypatch.chdir(tmp_path)  # results_dir is tmp_path / "results"
+    result = _report("--format", "csv")
+    assert result.exit_code == 0 and f"under {Path.cwd() / 'results'}:" in result.stderr
+    assert result.stdout.count("\npixel-base,") > 1

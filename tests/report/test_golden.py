@@ -2,6 +2,9 @@
 
 The expected files live in tests/report/golden/. After an intended change, regenerate them with
 ``PIXEL_BENCH_UPDATE_GOLDEN=1 pytest tests/report/test_golden.py``, read the diff, then commit.
+Regeneration replaces a file atomically and only when its text changed, so a test run reading the
+golden files at the same moment (another engineer's checkout-wide run) never sees a half-written
+or empty file.
 """
 
 from __future__ import annotations
@@ -13,10 +16,21 @@ import pytest
 from typer.testing import CliRunner
 
 from pixel_bench.cli.app import app
+from pixel_bench.records import atomic_write_text
 
 GOLDEN = Path(__file__).parent / "golden"
 SUFFIX = {"markdown": "md", "latex": "tex", "csv": "csv"}
 runner = CliRunner()
+
+
+def _check(expected: Path, text: str) -> None:
+    if os.environ.get("PIXEL_BENCH_UPDATE_GOLDEN"):
+        old = expected.read_text(encoding="utf-8") if expected.is_file() else None
+        if text != old:
+            atomic_write_text(expected, text)  # tmp file + rename: readers see old or new
+            expected.chmod(0o644)  # mkstemp made it owner-only
+    assert expected.is_file(), f"{expected} missing: run with PIXEL_BENCH_UPDATE_GOLDEN=1"
+    assert text == expected.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("fmt", ["markdown", "latex", "csv"])
@@ -25,11 +39,7 @@ def test_golden_text(results_dir: Path, layout: str, fmt: str) -> None:
     result = runner.invoke(app, ["report", "--results", str(results_dir), "--layout", layout,
                                  "--format", fmt])
     assert result.exit_code == 0, result.output
-    expected = GOLDEN / f"{layout}.{SUFFIX[fmt]}"
-    if os.environ.get("PIXEL_BENCH_UPDATE_GOLDEN"):
-        expected.write_text(result.stdout, encoding="utf-8")
-    assert expected.is_file(), f"{expected} missing: run with PIXEL_BENCH_UPDATE_GOLDEN=1"
-    assert result.stdout == expected.read_text(encoding="utf-8")
+    _check(GOLDEN / f"{layout}.{SUFFIX[fmt]}", result.stdout)
 
 
 def test_test_split_golden(results_dir: Path) -> None:
@@ -37,10 +47,7 @@ def test_test_split_golden(results_dir: Path) -> None:
     result = runner.invoke(app, ["report", "--results", str(results_dir), "--layout", "xnli",
                                  "--split", "test"])
     assert result.exit_code == 0, result.output
-    expected = GOLDEN / "xnli-test.md"
-    if os.environ.get("PIXEL_BENCH_UPDATE_GOLDEN"):
-        expected.write_text(result.stdout, encoding="utf-8")
-    assert result.stdout == expected.read_text(encoding="utf-8")
+    _check(GOLDEN / "xnli-test.md", result.stdout)
 
 
 def test_stderr_golden(results_dir: Path) -> None:
@@ -48,8 +55,4 @@ def test_stderr_golden(results_dir: Path) -> None:
     to the results folder): the truncated file, the future schema, the record without SQuAD F1."""
     result = runner.invoke(app, ["report", "--results", str(results_dir)])
     assert result.exit_code == 0, result.output
-    text = result.stderr.replace(str(results_dir), "results")
-    expected = GOLDEN / "main.stderr.txt"
-    if os.environ.get("PIXEL_BENCH_UPDATE_GOLDEN"):
-        expected.write_text(text, encoding="utf-8")
-    assert text == expected.read_text(encoding="utf-8")
+    _check(GOLDEN / "main.stderr.txt", result.stderr.replace(str(results_dir), "results"))
