@@ -96,6 +96,11 @@ def register(app: typer.Typer) -> None:
                                                     help="Store/read packed, rendered blocks in "
                                                     "the rendered-data cache (each block packed "
                                                     "on its own) [default: off]."),
+        unescape_html: Optional[bool] = typer.Option(None, "--unescape-html/--no-unescape-html",
+                                                     help="Resolve HTML entities (&amp; -> &, "
+                                                     "as in WikiExtractor output) in every "
+                                                     "text line before packing [default: off: "
+                                                     "the text exactly as given]."),
         device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
     ) -> None:
         """Pretrain a pixel language model (DeepSpeed ZeRO or plain torch, N processes)."""

@@ -88,6 +88,7 @@ class PretrainArgs:
     min_text_patches: int = 22
     block_lines: int = 256
     render_cache: bool = False  # read/write renderings through the rendered-data cache
+    unescape_html: bool = False  # html.unescape every corpus text line (WikiExtractor's &amp;)
     device: str = "auto"  # auto | cpu | cuda
     dist_timeout_s: int = 1800
     extra: dict[str, Any] = field(default_factory=dict)
@@ -263,6 +264,15 @@ def check_resume_state(directory: Path, args: PretrainArgs, world_size: int) -> 
             raise CheckpointError(f"cannot resume exactly from {directory}: {key} was "
                                   f"{state.get(key)} and is now {now} (the data position is "
                                   "per process and worker)")
+    # the text itself: continuing with other characters than the run was trained on would
+    # silently mix two corpora (checkpoints made before the option existed did not unescape)
+    before = bool((state.get("args") or {}).get("unescape_html", False))
+    if before != bool(args.unescape_html):
+        flag = "--unescape-html" if before else "--no-unescape-html"
+        raise CheckpointError(f"cannot resume from {directory}: it was trained with "
+                              f"unescape_html={before} and this run asks for "
+                              f"{bool(args.unescape_html)} (pass {flag} to continue it, or use "
+                              "another --output-dir or --resume never)")
     return state
 
 
@@ -307,7 +317,8 @@ def validate(args: PretrainArgs, world_size: int | None = None) -> Plan:
                         "Hugging Face dataset name")
     from .pretrain_data import TextSource
 
-    source = TextSource(args.data, split=args.data_split, text_column=args.text_column)
+    source = TextSource(args.data, split=args.data_split, text_column=args.text_column,
+                        unescape_html=args.unescape_html)
     source.check_not_empty()
     return Plan(args, renderer_name, renderer_config, ds, resume_dir)
 
@@ -511,7 +522,8 @@ class Trainer:
         from .pretrain_data import PackedCorpus, PretrainStream, TextSource, split_meta
 
         args = self.args
-        source = TextSource(args.data, split=args.data_split, text_column=args.text_column)
+        source = TextSource(args.data, split=args.data_split, text_column=args.text_column,
+                            unescape_html=args.unescape_html)
         featurize = Featurizer(self.adapter, mask_generator_for(
             self.adapter, self.plan.renderer_config, args))
         corpus = PackedCorpus(source, self.plan.renderer_name, self.plan.renderer_config,
@@ -668,7 +680,8 @@ class Trainer:
         self.adapter.save_pretrained(final, tmp, renderer=self.plan.renderer_config)
         info = {"model": self.args.model, "steps": self.step, "engine": self.args.engine,
                 "precision": self.args.precision, "world_size": self.dist.world_size,
-                "invalid_utf8_sequences": self.invalid_bytes, "from_checkpoint":
+                "invalid_utf8_sequences": self.invalid_bytes,
+                "unescape_html": bool(self.args.unescape_html), "from_checkpoint":
                 str(last_checkpoint)}
         (tmp / "pretrain_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
         for item in tmp.iterdir():

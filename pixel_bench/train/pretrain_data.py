@@ -14,6 +14,9 @@ or not (detected by magic bytes), or a Hugging Face text dataset (a hub name, or
 ``save_to_disk`` directory; column ``text``; one row = one document). WikiExtractor's
 ``<doc ...>`` / ``</doc>`` lines are document boundaries and are never rendered. Bytes that are
 not UTF-8 are replaced by U+FFFD and **counted** (reported in the log and the metrics).
+With ``unescape_html`` (``--unescape-html``, off by default) every text line goes through
+:func:`html.unescape` before packing (WikiExtractor writes ``&amp;``, ``&lt;``, ``&gt;`` and keeps
+other entities); the ``<doc ...>`` tags are recognised on the raw line, before unescaping.
 
 Sharding and exact resume: the global line stream is cut into blocks of ``block_lines`` lines;
 block ``b`` belongs to shard ``b % num_shards`` with ``num_shards = world_size · num_workers``,
@@ -32,6 +35,7 @@ rendered).
 from __future__ import annotations
 
 import gzip
+import html
 import io
 import logging
 from dataclasses import dataclass, field
@@ -76,10 +80,12 @@ class Line:
 class TextSource:
     """A restartable stream of lines over files or a Hugging Face dataset."""
 
-    def __init__(self, spec: str | Path, split: str = "train", text_column: str = "text") -> None:
+    def __init__(self, spec: str | Path, split: str = "train", text_column: str = "text",
+                 unescape_html: bool = False) -> None:
         self.spec = str(spec)
         self.split = split
         self.text_column = text_column
+        self.unescape_html = bool(unescape_html)  # html.unescape every text line
         path = Path(self.spec).expanduser()
         self.files: list[Path] = []
         self.hf_local: Path | None = None
@@ -149,6 +155,13 @@ class TextSource:
                                 f"(columns: {sorted(row)})")
             yield row[self.text_column] or ""
 
+    def _clean(self, text: str) -> str:
+        """A text line as rendered: stripped, and HTML entities resolved if asked."""
+        text = text.strip()
+        if self.unescape_html and "&" in text:
+            text = html.unescape(text).strip()
+        return text
+
     def lines(self, start: int = 0) -> Iterator[Line]:
         """Every line from global index ``start`` on; files end with a document boundary."""
         index = 0
@@ -161,7 +174,7 @@ class TextSource:
                         if is_doc_marker(text):
                             yield Line(index, "", boundary=True, invalid=bad)
                         else:
-                            yield Line(index, text, invalid=bad)
+                            yield Line(index, self._clean(text), invalid=bad)
                     index += 1
                 if index >= start:
                     yield Line(index, "", boundary=True)
@@ -170,7 +183,7 @@ class TextSource:
             for doc in self._hf_documents():
                 for text in doc.split("\n"):
                     if index >= start:
-                        yield Line(index, text.strip())
+                        yield Line(index, self._clean(text))
                     index += 1
                 if index >= start:
                     yield Line(index, "", boundary=True)
@@ -299,20 +312,29 @@ class PackedCorpus:
         if block:
             yield block
 
-    def _cached_block(self, lines: list[Line]) -> tuple[list[PackedText], Any]:
+    def block_key(self, lines: list[Line]) -> str:
+        """Cache key of one block: renderer fingerprint, canvas limit, the text settings of
+        the source (HTML unescaping) and the block's lines."""
         import hashlib
+
+        if self._fingerprint is None:
+            self._fingerprint = self.renderer().fingerprint()
+        head = f"{self._fingerprint}|{self.width_limit}|"
+        if getattr(self.source, "unescape_html", False):
+            head += "unescape_html|"  # off: the key of runs made before the option existed
+        digest = hashlib.sha256(head.encode())
+        for ln in lines:
+            digest.update(f"{ln.index}:{int(ln.boundary)}:{ln.invalid}:".encode())
+            digest.update(ln.text.encode("utf-8", "surrogatepass") + b"\n")
+        return digest.hexdigest()
+
+    def _cached_block(self, lines: list[Line]) -> tuple[list[PackedText], Any]:
         import json
         import os
 
         from ..cache import RenderCache
 
-        if self._fingerprint is None:
-            self._fingerprint = self.renderer().fingerprint()
-        digest = hashlib.sha256(f"{self._fingerprint}|{self.width_limit}|".encode())
-        for ln in lines:
-            digest.update(f"{ln.index}:{int(ln.boundary)}:{ln.invalid}:".encode())
-            digest.update(ln.text.encode("utf-8", "surrogatepass") + b"\n")
-        key = digest.hexdigest()
+        key = self.block_key(lines)
         index = Path(self.cache_root) / "pretrain-packing" / f"{key}.json"  # type: ignore[arg-type]
         try:
             rows = json.loads(index.read_text(encoding="utf-8"))

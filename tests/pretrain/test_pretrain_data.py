@@ -181,3 +181,115 @@ def test_render_cache_mode_matches_on_the_fly_and_hits(corpus_file: Path, pygame
     # resume from a position inside a cached block
     again = cached.examples(1, 2, first[3][1])
     assert np.array_equal(next(again)[0]["px"], first[4][0]["px"])
+
+
+# -- --unescape-html ----------------------------------------------------------------------------
+WIKI_ESCAPED = ("<doc id=\"7\" url=\"?curid=7\" title=\"AT&amp;T\">\nAT&amp;T\n\n"
+                "Jammu &amp; Kashmir won 3 &lt; 5 &gt; 2.\n"
+                "A &quot;quoted&quot; caf&eacute; &amp;amp; &lt;doc id=\"9\"&gt;\n</doc>\n")
+
+
+def test_unescape_html_off_keeps_text_on_resolves_entities(tmp_path: Path):
+    path = tmp_path / "wiki_00"
+    path.write_text(WIKI_ESCAPED, "utf-8")
+    off = list(TextSource(path).lines())
+    on = list(TextSource(path, unescape_html=True).lines())
+    assert [ln.text for ln in off] == [
+        "", "AT&amp;T", "", "Jammu &amp; Kashmir won 3 &lt; 5 &gt; 2.",
+        "A &quot;quoted&quot; caf&eacute; &amp;amp; &lt;doc id=\"9\"&gt;", "", ""]
+    assert [ln.text for ln in on] == [
+        "", "AT&T", "", "Jammu & Kashmir won 3 < 5 > 2.",
+        "A \"quoted\" café &amp; <doc id=\"9\">", "", ""]
+    # same positions and document boundaries: the tags are still the (raw) tag lines only;
+    # an escaped "&lt;doc" in the text is text, never a boundary
+    assert [(ln.index, ln.boundary) for ln in on] == [(ln.index, ln.boundary) for ln in off]
+    assert [ln.boundary for ln in on] == [True, False, False, False, False, True, True]
+    # the restart position is unchanged
+    assert [ln.text for ln in TextSource(path, unescape_html=True).lines(3)][0] == \
+        "Jammu & Kashmir won 3 < 5 > 2."
+
+
+def test_unescape_html_hf_dataset(tmp_path: Path):
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({"text": ["R&amp;B &lt;3\nplain", "x &gt; y"]})
+    ds.save_to_disk(str(tmp_path / "hf"))
+    assert [ln.text for ln in TextSource(tmp_path / "hf").lines()] == [
+        "R&amp;B &lt;3", "plain", "", "x &gt; y", ""]
+    assert [ln.text for ln in TextSource(tmp_path / "hf", unescape_html=True).lines()] == [
+        "R&B <3", "plain", "", "x > y", ""]
+
+
+def test_unescape_html_is_part_of_the_render_cache_key(tmp_path: Path, pygame_config):
+    pytest.importorskip("pygame")
+    path = tmp_path / "wiki_00"
+    path.write_text(WIKI_ESCAPED + "<doc id=\"8\">\nno entity at all here\n</doc>\n", "utf-8")
+    root = tmp_path / "cache"
+
+    def corpus(unescape: bool) -> PackedCorpus:
+        return PackedCorpus(TextSource(path, unescape_html=unescape), "pygame", pygame_config,
+                            _ident, min_text_patches=0, block_lines=4, max_epochs=1,
+                            cache_root=str(root))
+
+    off, on = corpus(False), corpus(True)
+    # even a block whose text has no entity gets its own key (the setting, not only the text)
+    plain = [ln for ln in TextSource(path).lines() if ln.index >= 6]
+    assert "no entity at all here" in [ln.text for ln in plain]
+    assert off.block_key(plain) != on.block_key(plain)
+    assert off.block_key(plain) == corpus(False).block_key(plain)  # stable
+    # end to end: a cache filled without unescaping is not reused with it
+    n_off = len(list(off.examples(0, 1, ShardState())))
+    packing = root / "pretrain-packing"
+    keys_off = {p.name for p in packing.glob("*.json")}
+    n_on = len(list(on.examples(0, 1, ShardState())))
+    keys_on = {p.name for p in packing.glob("*.json")} - keys_off
+    assert n_off == n_on and keys_on and len(keys_on) == len(keys_off)
+    import json
+
+    def texts(keys):
+        return " ".join(row[0] for k in keys for row in json.loads((packing / k).read_text()))
+
+    assert "Jammu &amp; Kashmir" in texts(keys_off) and "Jammu & Kashmir" not in texts(keys_off)
+    assert "Jammu & Kashmir won 3 < 5 > 2." in texts(keys_on) and "&amp; Kashmir" not in \
+        texts(keys_on)
+
+
+def test_unescape_html_option_config_key_and_resume_refusal(tmp_path: Path, corpus_file: Path):
+    """CLI flag and --config key reach PretrainArgs; a run trained with another setting is not
+    resumed (nor is an old checkpoint, which did not unescape, resumed with the flag on)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from pixel_bench.cli.app import app
+    from pixel_bench.errors import CheckpointError
+    from pixel_bench.train.pretrain import PretrainArgs, check_resume_state
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"model": "pixar-tiny", "output_dir": str(tmp_path / "o"),
+                               "unescape_html": True}))
+    assert PretrainArgs.from_file(cfg).unescape_html is True
+    assert PretrainArgs.from_file(cfg, unescape_html=False).unescape_html is False
+    assert PretrainArgs(model="pixar-tiny", output_dir="o").unescape_html is False
+
+    out = tmp_path / "run"
+    ck = out / "checkpoints" / "step-0000001"
+    ck.mkdir(parents=True)
+    state = {"model": "pixar-tiny", "engine": "torch", "step": 1, "world_size": 1,
+             "num_workers": 1, "batch_size": 8, "grad_accum": 1, "args": {}}  # pre-option run
+    (ck / "trainer_state.json").write_text(json.dumps(state))
+    (out / "checkpoints" / "latest").write_text("step-0000001\n")
+    args = PretrainArgs(model="pixar-tiny", output_dir=str(out), engine="torch")
+    assert check_resume_state(ck, args, 1)["step"] == 1  # default off: old checkpoints resume
+    res = CliRunner().invoke(app, ["pretrain", "--model", "pixar-tiny", "--output-dir", str(out),
+                                   "--data", str(corpus_file), "--engine", "torch",
+                                   "--unescape-html"])
+    assert isinstance(res.exception, CheckpointError), res.output
+    assert "unescape_html=False" in str(res.exception) and "--no-unescape-html" in \
+        str(res.exception)
+    state["args"] = {"unescape_html": True}
+    (ck / "trainer_state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="--unescape-html"):
+        check_resume_state(ck, args, 1)
+    args.unescape_html = True
+    assert check_resume_state(ck, args, 1)["step"] == 1
+    assert not (out / "metrics.jsonl").exists()  # nothing ran
