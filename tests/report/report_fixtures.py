@@ -68,7 +68,7 @@ def fixture_records() -> list[ResultRecord]:
     # PIXEL-base: 1 to 3 seeds per task; RTE seed 3 used another renderer backend.
     for seed, v in zip((1, 2, 3), (0.938, 0.941, 0.935)):
         recs.append(r("pixel-base", "pos", seed, {"validation": {acc: v}}, acc, **PIXEL))
-    for seed, v in zip((1, 2), (0.812, 0.809)):
+    for seed, v in zip((1, 2), (0.812, 0.808)):  # means kept off a rounding edge (x.x5)
         recs.append(r("pixel-base", "ner", seed, {"validation": {"f1": v, "precision": v + 0.01,
                                                                  "recall": v - 0.01}}, "f1",
                       **PIXEL))
@@ -78,7 +78,7 @@ def fixture_records() -> list[ResultRecord]:
     for seed, (m, mm) in zip((1, 2), ((0.690, 0.695), (0.692, 0.697))):
         recs.append(r("pixel-base", "mnli", seed, _mnli(m, mm), acc, "validation_matched",
                       **PIXEL))
-    for seed, v in zip((1, 2), (0.563, 0.570)):
+    for seed, v in zip((1, 2), (0.563, 0.571)):
         recs.append(r("pixel-base", "rte", seed, {"validation": {acc: v}}, acc, **PIXEL))
     recs.append(r("pixel-base", "rte", 3, {"validation": {acc: 0.552}}, acc, **PIXEL,
                   renderer="pangocairo"))
