@@ -16,7 +16,6 @@ NLI2 = ("entailment", "not_entailment")
 BIN = ("0", "1")
 
 
-
 def _spec(help_text: str, fmt: GlueFormat, main_metric: str, hub_keys: tuple[str, ...] = ()):
     """(help, GLUE TSV layout, hub text columns, main metric). The hub columns default to the
     TSV's text columns, which most GLUE tasks name the same in both releases."""

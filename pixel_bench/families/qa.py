@@ -37,13 +37,17 @@ NO_OFFSET = (0, 0)
 
 def context_start_patch(encoding: Any, renderer_name: str | None, pixels_per_patch: int) -> int:
     """First context patch: the one after the black separator. PangoCairo stores the separator
-    as a pixel offset, PyGame as a patch index (kept as the originals do)."""
+    as a pixel offset, PyGame as a patch index (kept as the originals do); the renderer class's
+    ``sep_patches_unit`` says which."""
+    from ..registry import RENDERERS
+    from ..render.base import TextRenderer, sep_patch_indices
+
     if not encoding.sep_patches:
         raise DataError("a QA window has no separator patch: render (question, context) pairs")
-    sep = int(encoding.sep_patches[0])
-    if renderer_name != "pygame":
-        sep //= pixels_per_patch
-    return sep + 1
+    # an unregistered name (a renderer used directly) gets the base class's unit, pixels
+    cls = RENDERERS.get(renderer_name) if renderer_name in RENDERERS else TextRenderer
+    return sep_patch_indices(encoding.sep_patches[:1], cls.sep_patches_unit,
+                             pixels_per_patch)[0] + 1
 
 
 def position_spans(offsets: Sequence[tuple[int, int]], first_context_patch: int,
