@@ -183,12 +183,13 @@ class PixelAdapter(ModelAdapter):
                                     cumulative_span_weights=[0.2, 0.4, 0.6, 0.8, 0.9, 1.0])
 
     def _check_checkpoint_renderer(self, checkpoint: str | Path, config: Any) -> None:
-        from pixel_bench.render import CONFIG_FILE_NAME, RendererConfig
+        from pixel_bench.modeling.adapter import load_checkpoint_renderer_config
+        from pixel_bench.render import CONFIG_FILE_NAME
 
         path = Path(checkpoint).expanduser()
         if path.is_dir() and (path / CONFIG_FILE_NAME).is_file():
             try:
-                renderer = RendererConfig.from_file(path)
+                renderer = load_checkpoint_renderer_config(path)
             except ConfigError as exc:
                 raise CheckpointError(str(exc)) from None
             check_renderer_fits_model(renderer, config, source=str(path / CONFIG_FILE_NAME))

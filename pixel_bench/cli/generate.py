@@ -70,9 +70,9 @@ def run_generation(prompt: str, model_name: str, checkpoint: Path | None, patche
     import numpy as np
     import torch
 
-    from ..modeling.adapter import TaskKind
+    from ..modeling.adapter import TaskKind, load_checkpoint_renderer_config
     from ..registry import MODELS, RENDERERS
-    from ..render import CONFIG_FILE_NAME, RendererConfig
+    from ..render import CONFIG_FILE_NAME
 
     adapter = MODELS.get(model_name)
     if adapter.card.family != "pixar":
@@ -91,7 +91,7 @@ def run_generation(prompt: str, model_name: str, checkpoint: Path | None, patche
 
     renderer_cfg = None
     if checkpoint is not None and (Path(checkpoint) / CONFIG_FILE_NAME).is_file():
-        renderer_cfg = RendererConfig.from_file(Path(checkpoint))
+        renderer_cfg = load_checkpoint_renderer_config(checkpoint)  # font stays inside it
     length = min(int(cfg.num_patches), 529)
     if renderer_cfg is None:
         name, renderer_cfg = adapter.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION,

@@ -98,7 +98,12 @@ def _load_config(renderer: str, config: Path | None, overrides: dict):
     from ..render.defaults import default_config
 
     if config is not None:
-        cfg = RendererConfig.from_file(config)
+        if config.is_dir():  # a checkpoint: its font must be one it ships
+            from ..modeling.adapter import load_checkpoint_renderer_config
+
+            cfg = load_checkpoint_renderer_config(config)
+        else:
+            cfg = RendererConfig.from_file(config)
         values = {k: v for k, v in overrides.items() if v is not None}
         return cfg.with_overrides(**values) if values else cfg
     if overrides.get("font_file"):

@@ -221,17 +221,59 @@ def checkpoint_renderer_dir(checkpoint: str | Path | None) -> Path | None:
     return path if (path / CONFIG_FILE_NAME).is_file() else None
 
 
+def _trusted_roots(directory: Path) -> list[Path]:
+    """Folders a checkpoint's renderer files may resolve into: the checkpoint folder itself and,
+    for a Hugging Face cache snapshot (``models--org--name/snapshots/<rev>``, whose files are
+    symlinks into ``../../blobs``), that repository's cache folder."""
+    own = directory.resolve()
+    roots = [own]
+    if own.parent.name == "snapshots" and own.parent.parent.name.startswith("models--"):
+        roots.append(own.parent.parent)
+    return roots
+
+
+def _confine(path: str, directory: Path, key: str, source: Path) -> None:
+    from ..errors import ConfigError
+
+    target = Path(path).resolve()
+    if not any(target == root or root in target.parents for root in _trusted_roots(directory)):
+        raise ConfigError(f"{source}: {key} {path!r} points outside the checkpoint folder "
+                          f"{directory} (to {target}); a checkpoint's renderer may only use "
+                          "files shipped inside it. Put the font beside the config and name it "
+                          "by its file name")
+
+
+def load_checkpoint_renderer_config(directory: str | Path) -> "RendererConfig":
+    """``<directory>/text_renderer_config.json`` of a checkpoint, with its font file (and
+    ``fallback_fonts_dir``) confined to the checkpoint folder, symlinks resolved: a config naming
+    ``../../etc/passwd`` or an absolute path elsewhere raises ConfigError."""
+    from ..render import CONFIG_FILE_NAME, RendererConfig
+
+    directory = Path(directory).expanduser()
+    source = directory / CONFIG_FILE_NAME
+    cfg = RendererConfig.from_file(source)
+    _confine(cfg.font_file, directory, "font_file", source)
+    if cfg.fallback_fonts_dir:
+        fallback = Path(cfg.fallback_fonts_dir).expanduser()
+        if not fallback.is_absolute():  # as the font file: relative to the config's folder
+            fallback = directory / fallback
+        _confine(str(fallback), directory, "fallback_fonts_dir", source)
+        cfg = cfg.with_overrides(fallback_fonts_dir=str(fallback))
+    return cfg
+
+
 def checkpoint_renderer(checkpoint: str | Path | None, **overrides: Any) -> "RendererConfig | None":
     """The renderer settings a checkpoint ships (``text_renderer_config.json`` + the font file
     beside the weights, as ``save_pretrained`` writes them), with ``overrides`` applied; None when
-    the checkpoint has none. Raises ConfigError when the config names a font that is missing."""
+    the checkpoint has none. Raises ConfigError when the config names a font that is missing or
+    lies outside the checkpoint folder."""
     from ..errors import ConfigError
-    from ..render import CONFIG_FILE_NAME, RendererConfig
+    from ..render import CONFIG_FILE_NAME
 
     own = checkpoint_renderer_dir(checkpoint)
     if own is None:
         return None
-    cfg = RendererConfig.from_file(own / CONFIG_FILE_NAME)
+    cfg = load_checkpoint_renderer_config(own)
     if not Path(cfg.font_file).is_file():
         raise ConfigError(f"{own / CONFIG_FILE_NAME}: font file {cfg.font_file} is missing "
                           "(checkpoints ship it beside the config)")

@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
+from .safe_state import (has_state, load_state, make_deepspeed_loads_safe, safe_module_loads,
+                         safe_torch_load, save_state)
 
 logger = logging.getLogger("pixel_bench.train.pretrain")
 
@@ -44,6 +46,7 @@ LATEST = "latest"
 STATE_FILE = "trainer_state.json"
 METRICS_FILE = "metrics.jsonl"
 ARGS_FILE = "pretrain_args.json"
+ENGINE_STATE = "engine"  # torch engine: engine.safetensors + engine.json (see safe_state.py)
 ENGINES = ("deepspeed", "torch")
 SELF_DIST = "PIXEL_BENCH_SELF_DIST"  # set when this process made up its own RANK/WORLD_SIZE
 
@@ -463,6 +466,23 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _read_state(directory: Path, stem: str) -> dict[str, Any]:
+    """A checkpoint's ``<stem>`` state: the safetensors + JSON pair, or (checkpoints written
+    before that format) ``<stem>.pt`` read with torch's restricted unpickler."""
+    if has_state(directory, stem):
+        state = load_state(directory, stem)
+    elif (directory / f"{stem}.pt").is_file():
+        state = safe_torch_load(directory / f"{stem}.pt", map_location="cpu")
+    else:
+        raise CheckpointError(f"cannot resume from {directory}: {stem}.json and "
+                              f"{stem}.safetensors are missing (an incomplete checkpoint; "
+                              "resume from an older one with --resume DIR, or --resume never)")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"cannot resume from {directory}: {stem} holds a "
+                              f"{type(state).__name__}, not a state mapping")
+    return state
+
+
 def seed_all(seed: int) -> None:
     import torch
 
@@ -600,15 +620,15 @@ class Trainer:
             self.engine.save_checkpoint(str(self.ckpt_root), tag=tag, save_latest=False,
                                         client_state={"step": self.step})
         elif self.dist.is_main:
-            torch.save({"model": self.module.state_dict(),
+            save_state({"model": self.module.state_dict(),
                         "optimizer": self.optimizer.state_dict(),
                         "scheduler": self.scheduler.state_dict(),
                         "scaler": self.scaler.state_dict() if self.scaler else None},
-                       directory / "engine.pt")
-        torch.save({"rng": rng_state(), "worker_states": self.worker_states,
+                       directory, ENGINE_STATE)
+        save_state({"rng": rng_state(), "worker_states": self.worker_states,
                     "batches_consumed": self.batches_consumed,
                     "invalid_bytes": self.invalid_bytes, "patches_seen": self.patches_seen},
-                   directory / f"rank{self.dist.rank}_state.pt")
+                   directory, f"rank{self.dist.rank}_state")
         self.dist.barrier()
         if self.dist.is_main:
             state = {"model": args.model, "engine": args.engine, "step": self.step,
@@ -634,19 +654,19 @@ class Trainer:
         torch, args = self.torch, self.args
         state = check_resume_state(directory, args, self.dist.world_size)
         if args.engine == "deepspeed":
+            # DeepSpeed's own files are pickles: read through the restricted unpickler
+            make_deepspeed_loads_safe(self.engine)
             path, client = self.engine.load_checkpoint(str(directory.parent), tag=directory.name)
             if path is None:
                 raise CheckpointError(f"DeepSpeed could not load the checkpoint in {directory}")
         else:
-            blob = torch.load(directory / "engine.pt", map_location=self.dist.device,
-                              weights_only=False)
+            blob = _read_state(directory, ENGINE_STATE)
             self.module.load_state_dict(blob["model"])
             self.optimizer.load_state_dict(blob["optimizer"])
             self.scheduler.load_state_dict(blob["scheduler"])
             if self.scaler is not None and blob.get("scaler"):
                 self.scaler.load_state_dict(blob["scaler"])
-        rank_file = directory / f"rank{self.dist.rank}_state.pt"
-        rank_state = torch.load(rank_file, weights_only=False)
+        rank_state = _read_state(directory, f"rank{self.dist.rank}_state")
         self.step = int(state["step"])
         self.worker_states = {int(k): v for k, v in rank_state["worker_states"].items()}
         self.batches_consumed = int(rank_state["batches_consumed"])
@@ -662,10 +682,11 @@ class Trainer:
             self.dist.barrier()
             return self.out
         if self.args.engine == "deepspeed":
-            from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+            from deepspeed.utils import zero_to_fp32
 
-            state = get_fp32_state_dict_from_zero_checkpoint(str(last_checkpoint.parent),
-                                                             tag=last_checkpoint.name)
+            with safe_module_loads(zero_to_fp32):  # it calls torch.load(weights_only=False)
+                state = zero_to_fp32.get_fp32_state_dict_from_zero_checkpoint(
+                    str(last_checkpoint.parent), tag=last_checkpoint.name)
         else:
             state = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v
                      for k, v in self.module.state_dict().items()}

@@ -66,9 +66,11 @@ def _simulate_kill_after(src: Path, dst: Path, step: int) -> None:
     ("torch", {"num_workers": 2}),  # 3 batches consumed: the restarted workers swap roles
     ("deepspeed", {"grad_accum": 2}),
 ])
-def test_checkpoint_and_exact_resume(tmp_path: Path, corpus: Path, engine: str, extra: dict):
+def test_checkpoint_and_exact_resume(tmp_path: Path, corpus: Path, engine: str, extra: dict,
+                                     monkeypatch: pytest.MonkeyPatch):
     """Kill after a checkpoint, resume: the loss curve and final weights are the uninterrupted
-    run's, bit for bit (one process, in this process; DeepSpeed: ZeRO-2 bf16)."""
+    run's, bit for bit (one process, in this process; DeepSpeed: ZeRO-2 bf16). Our state is
+    safetensors + JSON; DeepSpeed's pickles are read by the restricted unpickler."""
     torch = pytest.importorskip("torch")
     if engine == "deepspeed":
         pytest.importorskip("deepspeed")
@@ -87,9 +89,26 @@ def test_checkpoint_and_exact_resume(tmp_path: Path, corpus: Path, engine: str, 
                  "PixeloidSans.ttf", "pretrain_info.json"):
         assert (full / name).is_file(), name
 
+    ckpt = full / "checkpoints" / "step-0000003"
+    assert {"rank0_state.json", "rank0_state.safetensors"} <= {p.name for p in ckpt.iterdir()}
+    if engine == "torch":
+        assert not list(ckpt.glob("*.pt"))  # no pickle at all
+
+    from pixel_bench.train import safe_state
+
+    pickles_read = []
+    real_load = safe_state.safe_torch_load
+    monkeypatch.setattr(safe_state, "safe_torch_load",
+                        lambda path, *a, **kw: pickles_read.append(Path(path).name)
+                        or real_load(path, *a, **kw))
     killed = tmp_path / "killed"
     _simulate_kill_after(full, killed, 3)
     run_pretraining(_args(killed, corpus, engine=engine, max_steps=6, save_steps=3, **extra))
+    if engine == "deepspeed":  # resume and export both went through the safe loader
+        assert "mp_rank_00_model_states.pt" in pickles_read
+        assert any(n.endswith("optim_states.pt") for n in pickles_read)
+    else:
+        assert pickles_read == []
     got = _losses(killed)
     assert got == want  # steps 4-6 recomputed after the resume, bit for bit
     a, b = load_file(full / "model.safetensors"), load_file(killed / "model.safetensors")
