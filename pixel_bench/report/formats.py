@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from collections import Counter
 
 from .layouts import AverageColumn, Column
@@ -206,12 +207,31 @@ def _group_spans(columns: list[Column | AverageColumn]) -> list[tuple[str, int, 
 
 # -- CSV --------------------------------------------------------------------------------------
 
+#: first characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def csv_safe(value: object) -> object:
+    """Neutralise spreadsheet formula injection: a text cell starting with = + - @ (or tab/CR),
+    e.g. a model name or tag taken from a record, gets a leading ``'`` (OWASP). Numbers, and
+    text that is just a number such as ``-0.5000``, stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and \
+            not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def to_csv(table: Table) -> str:
     """Long format, one line per row x column: mean, std, n (percentages, 4 decimals)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
+
+    def write(row: list[object]) -> None:
+        writer.writerow([csv_safe(v) for v in row])
+
     attrs = [a for a, _h in table.layout.attributes]
-    writer.writerow(["model", "provenance_tag", *attrs, "column", "task", "split", "metric",
+    write(["model", "provenance_tag", *attrs, "column", "task", "split", "metric",
                      "mean", "std", "n"])
     for row in table.rows:
         head = [row.model, row.tag, *(row.attributes.get(a, "") for a in attrs)]
@@ -220,11 +240,11 @@ def to_csv(table: Table) -> str:
             mean = "" if cell.missing else f"{cell.mean:.4f}"
             if isinstance(col, AverageColumn):
                 # task lists the averaged column keys; std and n do not apply to an average
-                writer.writerow([*head, col.label, "+".join(col.over), "", "mean", mean, "", ""])
+                write([*head, col.label, "+".join(col.over), "", "mean", mean, "", ""])
                 continue
             split = table.column_splits.get(col.key, "")
             std = "" if cell.std is None else f"{cell.std:.4f}"
-            writer.writerow([*head, col.label, col.task, split, col.metric, mean, std, cell.n])
+            write([*head, col.label, col.task, split, col.metric, mean, std, cell.n])
     return buf.getvalue()
 
 
