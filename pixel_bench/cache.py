@@ -38,12 +38,16 @@ key (or ``pixel-bench cache clear``) removes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 import math
 import multiprocessing
 import os
 import shutil
+import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -55,9 +59,26 @@ from .errors import DataError, PixelBenchError
 from .paths import cache_dir
 from .render.base import Encoding, RendererConfig, TextRenderer
 
-#: bump when the on-disk layout changes (old entries are then simply never hit again)
-CACHE_FORMAT = 2
+logger = logging.getLogger("pixel_bench.cache")
+
+#: bump when the on-disk layout changes (old entries are then simply never hit again);
+#: 3: the manifest lists every file's size and sha256
+CACHE_FORMAT = 3
 MANIFEST = "manifest.json"
+#: "full" (default): a cache hit checks every file's sha256 (once per process and file
+#: version); "size": sizes only (for very large caches on slow disks)
+VERIFY_ENV = "PIXEL_BENCH_CACHE_VERIFY"
+#: errors that mean "this folder cannot take the cache", reported with the folder and the way out
+_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+class BrokenEntry(PixelBenchError):
+    """A cache entry whose files do not match its manifest (damaged, truncated, tampered).
+    ``detail`` is the message without the advice to clear it (the cache re-renders instead)."""
+
+    def __init__(self, detail: str, advice: str = "") -> None:
+        super().__init__(detail + advice)
+        self.detail = detail
 
 Input = str | tuple[str, str] | list[str]
 
@@ -120,6 +141,96 @@ def cache_key(renderer: TextRenderer, render_kwargs: Mapping[str, Any] | None,
         "data": data_fp,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# -- integrity -------------------------------------------------------------------------------
+def file_digest(path: Path, sync: bool = False) -> dict[str, Any]:
+    """Size and sha256 of a file (``sync``: also fsync it, while it is open anyway)."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+            size += len(chunk)
+        if sync:
+            os.fsync(fh.fileno())
+    return {"size": size, "sha256": digest.hexdigest()}
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a directory
+        pass
+    finally:
+        os.close(fd)
+
+
+def seal_entry(directory: Path) -> dict[str, dict[str, Any]]:
+    """Checksum and fsync every file of a filled entry (the manifest, written later, lists the
+    result) and fsync its directories, so the rename that publishes it publishes whole files."""
+    files = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = path.relative_to(directory).as_posix()
+        if rel != MANIFEST:
+            files[rel] = file_digest(path, sync=True)
+    for sub in sorted(p for p in directory.rglob("*") if p.is_dir()):
+        _fsync_dir(sub)
+    return files
+
+
+_VERIFIED: set[tuple[Any, ...]] = set()  # entries whose checksums this process has checked
+_VERIFIED_LOCK = threading.Lock()
+
+
+def verify_entry(path: Path, manifest: Mapping[str, Any], full: bool) -> None:
+    """Raise BrokenEntry naming the entry and its bad files when a file listed in the manifest
+    is missing, has another size or (``full``) another sha256. Sizes are a few ``stat`` calls;
+    a full check reads every byte once per process (~0.7 s/GB from the page cache)."""
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise BrokenEntry(f"cache entry {path}: its manifest lists no files")
+    problems, stats = [], []
+    for rel, want in sorted(files.items()):
+        try:
+            st = (path / rel).stat()
+        except OSError:
+            problems.append(f"{rel} is missing")
+            continue
+        if st.st_size != want.get("size"):
+            problems.append(f"{rel} has {st.st_size} bytes, the manifest says {want.get('size')}")
+        stats.append((rel, st.st_ino, st.st_size, st.st_mtime_ns))
+    if not problems and full:
+        memo = (str(path.resolve()), tuple(stats))
+        with _VERIFIED_LOCK:
+            done = memo in _VERIFIED
+        if not done:
+            problems = [f"{rel} does not match its sha256" for rel, want in sorted(files.items())
+                        if file_digest(path / rel)["sha256"] != want.get("sha256")]
+            if not problems:
+                with _VERIFIED_LOCK:
+                    _VERIFIED.add(memo)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise BrokenEntry(f"cache entry {path} is damaged: {'; '.join(problems[:3])}{more}")
+
+
+def _full_verification() -> bool:
+    mode = os.environ.get(VERIFY_ENV, "full").strip().lower()
+    if mode not in ("full", "size"):
+        raise PixelBenchError(f"{VERIFY_ENV}={mode!r}: expected 'full' or 'size'")
+    return mode == "full"
+
+
+def _unwritable(root: Path, exc: OSError) -> PixelBenchError:
+    return PixelBenchError(
+        f"cannot write the render cache in {root}: {exc.strerror or exc}. Free space there or "
+        "set PIXEL_BENCH_CACHE to a writable folder with room (renderings go to "
+        "$PIXEL_BENCH_CACHE/rendered)")
 
 
 # -- pixel rows ------------------------------------------------------------------------------
@@ -316,16 +427,21 @@ class RenderedSplit(Sequence[Encoding]):
                 raise ValueError(f"cache format {self.manifest.get('format')}, expected "
                                  f"{CACHE_FORMAT}")
             self.key = self.manifest["key"]
+            verify_entry(self.path, self.manifest, full=False)  # sizes: before any memory map
             self._rows = _Rows(self.path, self.manifest["arrays"])
             ov = self.manifest["arrays"].get("overflow")
             self._overflow = _Rows(self.path / "overflow", ov) if ov else None
             if self._overflow is not None:
                 self._ov_offsets = np.load(self.path / "overflow.offsets.npy")
                 self._has_ov = np.load(self.path / "has_overflow.npy")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise PixelBenchError(f"broken cache entry {self.path}: {exc}; remove it with "
-                                  f"`pixel-bench cache clear {self.path.name[:12]}`") from None
+        except BrokenEntry as exc:
+            raise BrokenEntry(exc.detail, self._advice()) from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BrokenEntry(f"broken cache entry {self.path}: {exc}", self._advice()) from None
         self.from_cache = from_cache
+
+    def _advice(self) -> str:
+        return f"; remove it with `pixel-bench cache clear {self.path.name[:12]}`"
 
     def __len__(self) -> int:
         return self._rows.n
@@ -385,11 +501,56 @@ class RenderedSplit(Sequence[Encoding]):
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(renderer_name: str, config: RendererConfig) -> None:
+def _worker_init(renderer_name: str, config: RendererConfig, parent: int | None = None) -> None:
     from .registry import RENDERERS
 
+    if parent is not None:
+        die_with_parent(parent)
     _WORKER.clear()
     _WORKER["renderer"] = RENDERERS.get(renderer_name)(config)
+
+
+def die_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """Make this (worker) process exit when ``parent`` dies. A SIGKILLed parent cannot shut its
+    pool down, and the workers would wait on the task pipe forever (they hold its write end
+    themselves, so it never reports end-of-file). Linux: the kernel sends SIGKILL when the
+    parent goes (``prctl(PR_SET_PDEATHSIG)``). Everywhere, and for a parent that died before
+    that call or a pool started through a fork server: a daemon thread polls the parent."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    first_ppid = os.getppid()
+    if not _pid_alive(parent):
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != first_ppid or not _pid_alive(parent):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="pixel-bench-parent-watch", daemon=True).start()
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, i.e. dead but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) is all we know
 
 
 def _render_chunk(task: tuple[int, list[Input], dict[str, Any]]) -> dict[str, Any]:
@@ -620,26 +781,47 @@ class RenderCache:
         data_fp = data_fp or data_fingerprint(inputs)
         key = cache_key(renderer, render_kwargs, data_fp)
         final = self.root / key
-        hit = self._open_if_complete(final, len(inputs))
+        warned = False
+        try:
+            hit = self._open_if_complete(final, len(inputs))
+        except BrokenEntry as exc:
+            logger.warning("%s; rendering it again", exc.detail)
+            hit, warned = None, True
         if hit is not None:
             return hit
-        self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.root / f"{key}.lock"), timeout=lock_timeout):
-            hit = self._open_if_complete(final, len(inputs))  # another process just filled it
-            if hit is not None:
-                return hit
-            self._remove_stale(key)
-            tmp = self.root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            try:
-                self._fill(tmp, key, renderer_name, renderer, inputs, render_kwargs,
-                           num_workers, data_fp, chunk_size, mp_context)
-                if final.exists():  # an entry made without the lock (e.g. another root view)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK):
+                raise PermissionError(errno.EACCES, "no write permission (or a read-only "
+                                      "file system)", str(self.root))
+            with FileLock(str(self.root / f"{key}.lock"), timeout=lock_timeout):
+                try:
+                    hit = self._open_if_complete(final, len(inputs))  # another process filled it
+                except BrokenEntry as exc:
+                    if not warned:
+                        logger.warning("%s; rendering it again", exc.detail)
+                    self._discard(final)
+                    hit = None
+                if hit is not None:
+                    return hit
+                self._remove_stale(key)
+                tmp = self.root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                try:
+                    self._fill(tmp, key, renderer_name, renderer, inputs, render_kwargs,
+                               num_workers, data_fp, chunk_size, mp_context)
+                    if final.exists():  # an entry made without the lock (another root view)
+                        shutil.rmtree(tmp, ignore_errors=True)
+                    else:
+                        os.rename(tmp, final)  # files and manifest are fsynced (seal_entry)
+                        _fsync_dir(self.root)
+                except BaseException:
                     shutil.rmtree(tmp, ignore_errors=True)
-                else:
-                    os.rename(tmp, final)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+                    raise
+        except OSError as exc:
+            inside = exc.filename is None or str(exc.filename).startswith(str(self.root))
+            if exc.errno in _UNWRITABLE and inside:
+                raise _unwritable(self.root, exc) from None
+            raise
         return RenderedSplit(final, from_cache=False)
 
     def key_for(self, renderer_name: str, renderer_config: RendererConfig,
@@ -684,6 +866,9 @@ class RenderCache:
         right now are left alone and reported as busy."""
         from filelock import FileLock, Timeout
 
+        if key is not None and not key.strip():
+            raise PixelBenchError("an empty cache key would match every entry; to remove "
+                                  "everything, clear without a key")
         removed, busy, freed = [], [], 0
         if not self.root.is_dir():
             return {"removed": removed, "busy": busy, "freed_bytes": 0}
@@ -711,14 +896,28 @@ class RenderCache:
 
     # -- internals ---------------------------------------------------------------------------
     def _open_if_complete(self, path: Path, n: int) -> RenderedSplit | None:
+        """The entry at ``path`` (checked, see :func:`verify_entry`), or None if there is none;
+        raises BrokenEntry for a damaged one."""
         if not (path / MANIFEST).is_file():
             return None
         split = RenderedSplit(path, from_cache=True)
+        if _full_verification():
+            verify_entry(path, split.manifest, full=True)
         if len(split) != n:
             raise PixelBenchError(f"cache entry {path} holds {len(split)} examples but "
                                   f"{n} were asked for; remove it with `pixel-bench cache clear "
                                   f"{path.name[:12]}`")
         return split
+
+    def _discard(self, path: Path) -> None:
+        """Move a broken entry out of the way (one rename: readers never see it half-deleted),
+        then delete it. Caller holds the key's lock."""
+        aside = self.root / f".tmp-{path.name}-broken-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(aside, ignore_errors=True)
 
     def _remove_stale(self, key: str) -> None:
         # We hold the key's lock, so any temporary directory of this key is a killed fill.
@@ -740,8 +939,11 @@ class RenderCache:
         stats = {"truncated": 0, "dropped_words": 0, "unknown_glyphs": 0,
                  "examples_with_unknown_glyphs": 0}
 
+        progress = FillProgress(n, f"{renderer_name} ({n} examples)")
+
         def consume(chunk: dict[str, Any]) -> None:
             nonlocal overflow
+            progress.advance(len(chunk["records"]))
             windows_of = [rec.pop("overflow", None) for rec in chunk["records"]]
             top.add_chunk(chunk)
             for rec, windows in zip(chunk["records"], windows_of):
@@ -757,13 +959,16 @@ class RenderCache:
                         overflow.add(w)
 
         t1, cpu1 = time.perf_counter(), time.process_time()
-        if n and workers == 1:
-            for start in range(0, n, chunk):
-                consume(_pack(_render_records(renderer, start, inputs[start:start + chunk],
-                                              render_kwargs)))
-        elif n:
-            self._fill_parallel(consume, renderer_name, renderer.config, inputs, render_kwargs,
-                                workers, chunk, mp_context)
+        try:
+            if n and workers == 1:
+                for start in range(0, n, chunk):
+                    consume(_pack(_render_records(renderer, start, inputs[start:start + chunk],
+                                                  render_kwargs)))
+            elif n:
+                self._fill_parallel(consume, renderer_name, renderer.config, inputs,
+                                    render_kwargs, workers, chunk, mp_context)
+        finally:
+            progress.close()
         t2, cpu2 = time.perf_counter(), time.process_time()
         empty_shape = ((renderer.pixels_per_patch, renderer.max_pixels_len, 3)
                        if renderer.config.rgb else (renderer.pixels_per_patch,
@@ -804,9 +1009,15 @@ class RenderCache:
             "arrays": arrays,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        t4 = time.perf_counter()
+        manifest["files"] = seal_entry(tmp)
+        manifest["timings"]["seal_s"] = round(time.perf_counter() - t4, 4)
         # The manifest is written last: a directory without one is never read as an entry.
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n",
-                                    encoding="utf-8")
+        with open(tmp / MANIFEST, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(manifest, indent=1, default=_json_default) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        _fsync_dir(tmp)
 
     @staticmethod
     def _fill_parallel(consume: Any, renderer_name: str, config: RendererConfig,
@@ -819,7 +1030,7 @@ class RenderCache:
 
         ctx = multiprocessing.get_context(mp_context)
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
-                                 initargs=(renderer_name, config)) as pool:
+                                 initargs=(renderer_name, config, os.getpid())) as pool:
             pending = []  # at most 4 chunks per worker in flight: bounded memory, no idle worker
             try:
                 for start in range(0, len(inputs), chunk):
@@ -836,6 +1047,39 @@ class RenderCache:
                 for fut in pending:
                     fut.cancel()
                 raise
+
+
+class FillProgress:
+    """A rich progress bar with ETA on stderr while a split renders; only when stderr is a
+    terminal (silent in logs and tests) and no other live display is running."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.bar: Any = None
+        if not total or not sys.stderr.isatty():
+            return
+        try:
+            from rich.console import Console
+            from rich.markup import escape
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            bar = Progress(TextColumn(f"[bold]render[/] {escape(label)}"), BarColumn(),
+                           MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                           console=Console(file=sys.stderr), transient=True)
+            self.task = bar.add_task("render", total=total)
+            bar.start()
+            self.bar = bar
+        except Exception:  # noqa: BLE001 - e.g. rich's LiveError: a progress must never fail a fill
+            self.bar = None
+
+    def advance(self, k: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, k)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 def _json_default(obj: Any) -> Any:

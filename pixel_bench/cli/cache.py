@@ -68,6 +68,11 @@ def register(app: typer.Typer) -> None:
 
         from ..cache import RenderCache
 
+        if key is not None and not key.strip():
+            # "" would match every key: clearing everything is `cache clear` without a KEY
+            raise typer.BadParameter("empty KEY; to remove every entry run `pixel-bench cache "
+                                     "clear` without one (it asks first; --yes skips that)",
+                                     param_hint="KEY")
         cache = RenderCache(root)
         if not yes and key is None:
             typer.confirm(f"Remove every rendered split under {cache.root}?", abort=True)
