@@ -181,7 +181,7 @@ def test_two_processes_torch_ddp_gloo(tmp_path: Path, corpus: Path):
     assert [h["step"] for h in summary["history"]] == [1, 2, 3]
     state = json.loads((out / "checkpoints" / "step-0000003" / "trainer_state.json").read_text())
     assert state["world_size"] == 2
-    assert (out / "checkpoints" / "step-0000003" / "rank1_state.pt").is_file()
+    assert (out / "checkpoints" / "step-0000003" / "rank1_state.safetensors").is_file()
     assert (out / "model.safetensors").is_file()
 
 
@@ -201,7 +201,7 @@ def test_two_processes_deepspeed_zero2_bf16(tmp_path: Path, corpus: Path):
     assert [h["step"] for h in summary["history"]] == [1, 2, 3]
     ck = out / "checkpoints" / "step-0000003"
     assert any(ck.glob("*zero_pp_rank_1*optim_states.pt"))  # optimizer state sharded by ZeRO
-    assert (ck / "rank1_state.pt").is_file()
+    assert (ck / "rank1_state.safetensors").is_file()
     weights = load_file(out / "model.safetensors")
     assert all(v.dtype == torch.float32 for v in weights.values())  # consolidated fp32
 
