@@ -203,6 +203,10 @@ def safe_torch_load(path: str | os.PathLike, map_location: Any = None, **kwargs:
                 f"allow-list of plain checkpoint data ({detail.strip()}). Loading it could run "
                 "that code. If this run folder is not yours, do not use it; if it is, start "
                 "over with --resume never or another --output-dir") from None
+        except FileNotFoundError:
+            raise CheckpointError(f"checkpoint file missing: {path}") from None
+        except (RuntimeError, EOFError, OSError, ValueError) as exc:  # truncated, not a zip
+            raise CheckpointError(f"cannot read checkpoint file {path}: {exc}") from None
 
 
 class SafeCheckpointEngine:

@@ -116,6 +116,9 @@ def test_old_format_checkpoints_still_load(tmp_path: Path):
     assert rank["rng"]["numpy"][1].dtype == np.uint32
     with pytest.raises(CheckpointError, match="rank1_state.json"):
         _read_state(tmp_path, "rank1_state")
+    (tmp_path / "engine.pt").write_bytes((tmp_path / "engine.pt").read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=r"cannot read checkpoint file .*engine\.pt"):
+        _read_state(tmp_path, "engine")
 
 
 def test_deepspeed_loads_go_through_the_restricted_unpickler(tmp_path: Path):
