@@ -33,7 +33,9 @@ images; the parent appends them to the entry's files in order. The fill holds a 
 lock and writes into a private temporary directory that is moved into place with one atomic
 ``rename``. A second process asking for the same key waits on the lock and then reuses the
 winner's entry; a killed fill leaves only a ``.tmp-*`` directory, which the next fill of that
-key (or ``pixel-bench cache clear``) removes.
+key (or ``pixel-bench cache clear``) removes. Before that rename every file is checksummed and
+fsynced; the manifest lists each file's size and sha256, a hit checks them (:func:`verify_entry`)
+and a damaged entry is rendered again with a warning.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ MANIFEST = "manifest.json"
 #: version); "size": sizes only (for very large caches on slow disks)
 VERIFY_ENV = "PIXEL_BENCH_CACHE_VERIFY"
 #: errors that mean "this folder cannot take the cache", reported with the folder and the way out
-_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC,
+               getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class BrokenEntry(PixelBenchError):
