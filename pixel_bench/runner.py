@@ -140,7 +140,7 @@ def _hub_weights(hub_id: str, name: str) -> str:
     if not hub_available():
         raise CheckpointError(
             f"weights for {name!r} ({hub_id}) are not in the local Hugging Face cache and the Hub "
-            f"is not reachable. On a machine with internet run `huggingface-cli download "
+            f"is not reachable. On a machine with internet run `hf download "
             f"{hub_id} --local-dir DIR` and pass --checkpoint DIR (or use --from-scratch)")
     return hub_id
 

@@ -80,4 +80,7 @@ def register(app: typer.Typer) -> None:
                 table.add_row(str(o.seed) if i == 0 else "", o.status if i == 0 else "", split,
                               shown, str(r.train.get("steps")) if i == 0 else "",
                               str(o.record_path) if i == 0 else "")
-        Console().print(table)
+        console = Console()
+        console.print(table)
+        for o in outcomes:  # in full (the table cuts long paths), unwrapped so it can be copied
+            console.print(f"record: {o.record_path}", soft_wrap=True, highlight=False)
