@@ -35,3 +35,17 @@ def test_run_refuses_bad_renderer_settings(model: str, length: int, message: str
     assert isinstance(out.exception, ConfigError), out.output
     assert message in str(out.exception)
     assert not list(results.rglob("record.json"))
+
+
+def test_pretrain_refuses_a_canvas_too_wide_before_launch(tmp_path: Path, shared: Path) -> None:
+    """``pretrain`` validates before any process starts; the renderer is only built inside the
+    data-loader workers, so the canvas limit is checked in ``validate`` itself."""
+    from pixel_bench.train.pretrain import PretrainArgs, validate
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("A line of text.\n" * 4)
+    args = PretrainArgs(model="pixar-tiny", output_dir=str(tmp_path / "run"), data=str(corpus),
+                        engine="torch", max_seq_length=5000, precision="fp32", device="cpu")
+    with pytest.raises(ConfigError, match="maximum max_seq_length at 8 px patches is"):
+        validate(args, world_size=1)
+    assert not (tmp_path / "run").exists()
