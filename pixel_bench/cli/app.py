@@ -43,13 +43,8 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-#: sub-commands that load transformers anyway (so hiding its shard bar costs no import time)
-TRANSFORMERS_COMMANDS = frozenset({"run", "pretrain", "generate"})
-
-
 @app.callback()
 def _root(
-    ctx: typer.Context,
     # eager: handled while parsing, before click asks for the (missing) sub-command
     version: bool = typer.Option(False, "--version", help="Print the version and exit.",
                                  callback=_print_version, is_eager=True),
@@ -62,9 +57,7 @@ def _root(
 
     if verbose:  # also reaches the worker processes pretrain launches
         os.environ[quiet.VERBOSE_ENV] = "1"
-    quiet.quiet_third_party()
-    if ctx.invoked_subcommand in TRANSFORMERS_COMMANDS:
-        quiet.hide_shard_bar()
+    quiet.quiet_third_party()  # cheap; the shard bar is hidden in `run`/`pretrain` themselves
 
 
 _register_commands()

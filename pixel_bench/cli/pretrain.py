@@ -124,7 +124,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ..errors import ConfigError
+        from ..quiet import hide_shard_bar
         from ..train.pretrain import PretrainArgs, run_pretraining
+
+        hide_shard_bar()  # here, not for every command: it imports transformers
 
         if config is not None:
             args = PretrainArgs.from_file(config, **given)

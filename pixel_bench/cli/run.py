@@ -43,7 +43,10 @@ def register(app: typer.Typer) -> None:
         import os
 
         from ..errors import ConfigError
+        from ..quiet import hide_shard_bar
         from ..runner import parse_set, run as run_cells
+
+        hide_shard_bar()  # here, not for every command: it imports transformers
 
         # `--seeds 1 2 3`: click hands the 2nd and later numbers over as stray arguments
         seed_list = list(seeds or [])

@@ -198,6 +198,21 @@ def test_root_verbose_flag_sets_the_environment(monkeypatch):
     assert os.environ.get(quiet.VERBOSE_ENV) == "1"  # reaches pretrain's worker processes
 
 
+@pytest.mark.parametrize("command", ["run", "pretrain", "render"])
+def test_help_stays_light(command):
+    """The quiet set-up runs for every command: ``<command> --help`` must still not import
+    transformers or torch (hiding the shard bar does, so only `run`/`pretrain` bodies do it)."""
+    import os
+    import sys
+
+    code = ("import sys\nfrom pixel_bench.cli.app import app\n"
+            f"try:\n    app([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout[-500:] + proc.stderr
+
+
 def test_shard_bar_hidden_other_bars_kept(monkeypatch):
     from transformers.utils import logging as hf_logging
 
