@@ -213,9 +213,39 @@ def check_python() -> list[Check]:
     ]
 
 
+LATEX_HINT = ("needed only to compile `pixel-bench report --format latex` tables; Debian/Ubuntu: "
+              "apt-get install --no-install-recommends texlive-latex-base "
+              "texlive-latex-recommended")
+
+
+def check_latex() -> Check:
+    """pdflatex (and booktabs, which the report's LaTeX tables use). Optional: a warning, never
+    a failure, when absent."""
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        return Check("LaTeX (pdflatex)", "warn", f"not found: {LATEX_HINT}")
+    try:
+        out = subprocess.run([pdflatex, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout
+        version = (out.splitlines() or ["unknown version"])[0].strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Check("LaTeX (pdflatex)", "warn", f"{pdflatex} does not run ({exc}): {LATEX_HINT}")
+    kpsewhich = shutil.which("kpsewhich")
+    if kpsewhich is not None:
+        try:
+            found = subprocess.run([kpsewhich, "booktabs.sty"], capture_output=True, text=True,
+                                   timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            found = ""
+        if not found:
+            return Check("LaTeX (pdflatex)", "warn", f"{version}; booktabs.sty missing (the "
+                                                     f"report's tables use it): {LATEX_HINT}")
+    return Check("LaTeX (pdflatex)", "ok", f"{version}  ({pdflatex})")
+
+
 CHECKS: list[Callable[[], Check | list[Check]]] = [
     check_python, check_pango, check_harfbuzz, check_freetype, check_fontconfig, check_pygame,
-    check_fonts, check_ml,
+    check_fonts, check_ml, check_latex,
 ]
 
 

@@ -26,5 +26,11 @@ class DataError(PixelBenchError):
     """Input data is missing or malformed (the message names file and line)."""
 
 
+class SplitNotFoundError(DataError):
+    """A split's data cannot be found (no local file, no reachable hub copy). The run skips an
+    optional evaluation split then; a split that exists but is malformed is a plain DataError
+    and always stops the run."""
+
+
 class CheckpointError(PixelBenchError):
     """A checkpoint directory is missing files or does not match the model."""

@@ -140,7 +140,7 @@ def _hub_weights(hub_id: str, name: str) -> str:
     if not hub_available():
         raise CheckpointError(
             f"weights for {name!r} ({hub_id}) are not in the local Hugging Face cache and the Hub "
-            f"is not reachable. On a machine with internet run `huggingface-cli download "
+            f"is not reachable. On a machine with internet run `hf download "
             f"{hub_id} --local-dir DIR` and pass --checkpoint DIR (or use --from-scratch)")
     return hub_id
 
@@ -237,7 +237,7 @@ def prepare(model: str, task_name: str, data_dir: str | None = None,
             limit: int | None = None, overrides: dict[str, Any] | None = None,
             num_workers: int = 1) -> Prepared:
     from .cache import RenderCache, data_fingerprint
-    from .errors import DataError
+    from .errors import SplitNotFoundError
     from .registry import RENDERERS, TASKS
 
     task = TASKS.get(task_name)
@@ -256,7 +256,7 @@ def prepare(model: str, task_name: str, data_dir: str | None = None,
     for split in wanted:
         try:
             rows, origin = task.load_split(split, data_dir, limit)
-        except DataError:
+        except SplitNotFoundError:  # a present but malformed file stops the run (DataError)
             # only the training split and the model-selection split are required
             if split in (train_split, task.main_split):
                 raise

@@ -9,6 +9,7 @@ bodies), so ``pixel-bench --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -34,15 +35,29 @@ def _register_commands() -> None:
         module.register(app)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from .. import __version__
 
-        typer.echo(__version__)
+        typer.echo(f"pixel-bench {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    # eager: handled while parsing, before click asks for the (missing) sub-command
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                 callback=_print_version, is_eager=True),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show third-party notices that "
+                                 "plain runs hide (DeepSpeed's CPU fallback, library "
+                                 "deprecation notices, the shard-writing bar); also "
+                                 "PIXEL_BENCH_VERBOSE=1."),
+) -> None:
+    from .. import quiet
+
+    if verbose:  # also reaches the worker processes pretrain launches
+        os.environ[quiet.VERBOSE_ENV] = "1"
+    quiet.quiet_third_party()  # cheap; the shard bar is hidden in `run`/`pretrain` themselves
 
 
 _register_commands()

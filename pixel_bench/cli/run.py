@@ -43,7 +43,10 @@ def register(app: typer.Typer) -> None:
         import os
 
         from ..errors import ConfigError
+        from ..quiet import hide_shard_bar
         from ..runner import parse_set, run as run_cells
+
+        hide_shard_bar()  # here, not for every command: it imports transformers
 
         # `--seeds 1 2 3`: click hands the 2nd and later numbers over as stray arguments
         seed_list = list(seeds or [])
@@ -80,4 +83,7 @@ def register(app: typer.Typer) -> None:
                 table.add_row(str(o.seed) if i == 0 else "", o.status if i == 0 else "", split,
                               shown, str(r.train.get("steps")) if i == 0 else "",
                               str(o.record_path) if i == 0 else "")
-        Console().print(table)
+        console = Console()
+        console.print(table)
+        for o in outcomes:  # in full (the table cuts long paths), unwrapped so it can be copied
+            console.print(f"record: {o.record_path}", soft_wrap=True, highlight=False)

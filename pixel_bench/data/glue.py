@@ -96,6 +96,10 @@ def _label(raw: str, labels: Sequence[str] | None, path: Path | str, lineno: int
     return labels.index(raw)
 
 
+#: MultiNLI's own jsonl field names (text A, text B, label)
+MULTINLI_FIELDS = ("sentence1", "sentence2", "gold_label")
+
+
 def read_nli_jsonl(path: str | Path, labels: Sequence[str], text_a: str = "premise",
                    text_b: str = "hypothesis", label: str = "label", strip_spaces: bool = True,
                    ) -> list[dict[str, Any]]:
@@ -111,15 +115,24 @@ def read_nli_jsonl(path: str | Path, labels: Sequence[str], text_a: str = "premi
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from None
-        keys = (text_a, text_b, label) if text_a in obj else ("sentence1", "sentence2",
-                                                                "gold_label")
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{lineno}: expected one JSON object per line, got "
+                            f"{type(obj).__name__} {str(obj)[:60]!r}")
+        layouts = ((text_a, text_b, label), MULTINLI_FIELDS)
+        keys = next((k for k in layouts if k[0] in obj), layouts[0])
         missing = [k for k in keys if k not in obj]
         if missing:
-            raise DataError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
+            raise DataError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}; expected "
+                            + " or ".join("/".join(k) for k in layouts)
+                            + f" (the line has: {', '.join(map(str, obj)) or 'no fields'})")
+        for key in keys:
+            if not isinstance(obj[key], str):
+                raise DataError(f"{path}:{lineno}: field {key!r} must be a string, got "
+                                f"{obj[key]!r}")
         if obj[keys[2]] == "-":
             continue
         rows.append({"text": (prep(obj[keys[0]]), prep(obj[keys[1]])),
-                     "label": _label(str(obj[keys[2]]), labels, path, lineno)})
+                     "label": _label(obj[keys[2]], labels, path, lineno)})
     if not rows:
         raise DataError(f"{path}: no examples (empty split)")
     return rows

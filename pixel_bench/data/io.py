@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import DataError
+from ..errors import DataError, SplitNotFoundError
 
 
 def open_text(path: str | Path) -> io.TextIOBase:
@@ -90,19 +90,20 @@ def load_hub(source: DataSource, split: str) -> Any:
     """``datasets.load_dataset(*source.hub, split=...)`` or a DataError naming the dataset and
     ``--data-dir`` when the hub cannot be reached."""
     if source.hub is None:
-        raise DataError(f"{source.name}: no local files found and no hub copy is known; "
-                        f"pass --data-dir DIR with the files ({_describe(source, split)})")
+        raise SplitNotFoundError(f"{source.name}: no local files found and no hub copy is "
+                                 f"known; pass --data-dir DIR with the files "
+                                 f"({_describe(source, split)})")
     hint = (f"{source.name} ({'/'.join(source.hub)}): the Hugging Face Hub is not reachable and "
             f"no local files were given; pass --data-dir DIR with the files "
             f"({_describe(source, split)})")
     if not hub_available():
-        raise DataError(hint)
+        raise SplitNotFoundError(hint)
     try:
         import datasets
 
         return datasets.load_dataset(*source.hub, split=source.hub_splits.get(split, split))
     except Exception as exc:  # noqa: BLE001 - network, auth, missing config: all the user's
-        raise DataError(f"{hint} [{type(exc).__name__}: {exc}]") from None
+        raise SplitNotFoundError(f"{hint} [{type(exc).__name__}: {exc}]") from None
 
 
 def _describe(source: DataSource, split: str) -> str:

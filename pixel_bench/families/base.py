@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..data.io import DataSource, find_split_file, load_hub
-from ..errors import DataError
+from ..errors import DataError, SplitNotFoundError
 from ..modeling.adapter import HeadSpec, ModelAdapter, TaskKind
 
 
@@ -76,10 +76,10 @@ class Task:
             path = find_split_file(data_dir, self.source, split)
             if path is None:
                 pats = ", ".join(self.source.patterns.get(split, [])) or "(none known)"
-                raise DataError(f"{self.source.name}: no file for split {split!r} in {data_dir} "
-                                f"(looked for {pats}"
-                                + (f" in . and {', '.join(self.source.subdirs)}"
-                                   if self.source.subdirs else "") + ")")
+                raise SplitNotFoundError(
+                    f"{self.source.name}: no file for split {split!r} in {data_dir} (looked for "
+                    f"{pats}" + (f" in . and {', '.join(self.source.subdirs)}"
+                                 if self.source.subdirs else "") + ")")
             rows = self.reader(path)
             origin = str(path)
         else:

@@ -249,7 +249,8 @@ def tiny_tokenizer(kind: str = "wordpiece") -> Any:
         tok.normalizer = normalizers.BertNormalizer(lowercase=True)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.train_from_iterator(TINY_CORPUS, trainers.WordPieceTrainer(
-            vocab_size=300, special_tokens=specials, initial_alphabet=_ALPHABET))
+            vocab_size=300, special_tokens=specials, initial_alphabet=_ALPHABET,
+            show_progress=False))  # its bar prints empty lines into a plain run's output
         cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
@@ -265,7 +266,7 @@ def tiny_tokenizer(kind: str = "wordpiece") -> Any:
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
         tok.train_from_iterator(TINY_CORPUS, trainers.BpeTrainer(
             vocab_size=400, special_tokens=[eos],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
         tok.post_processor = processors.ByteLevel(trim_offsets=True)
         tok.decoder = decoders.ByteLevel()
         return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, bos_token=eos,

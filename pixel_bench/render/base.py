@@ -83,9 +83,20 @@ class RendererConfig:
     binary: bool = False
     patch_len: int = 1
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: where the settings came from (a file path), named in validation errors; not a setting
+    source: str | None = field(default=None, compare=False, hash=False, repr=False)
 
     # Keys the originals write that carry no rendering meaning here.
     IGNORED_KEYS: ClassVar[frozenset[str]] = frozenset({"fonts_list"})
+    #: renderer options read from ``extra`` (they reach worker processes and the fingerprint)
+    EXTRA_TYPES: ClassVar[dict[str, type]] = {"fast_glyph_atlas": bool,
+                                              "pygame_fast_raster": bool,
+                                              "text_a_truncation": str}
+
+    def __post_init__(self) -> None:
+        """Every construction path (a file, defaults, ``replace``/``with_overrides``, a model's
+        preset) is checked here, so a bad value stops before anything is rendered."""
+        _validate_config(self)
 
     @property
     def max_pixels_len(self) -> int:
@@ -94,7 +105,7 @@ class RendererConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], base_dir: Path | None = None,
                   source: str = "<dict>") -> "RendererConfig":
-        known = {f.name for f in fields(cls)} - {"extra"}
+        known = {f.name for f in fields(cls)} - {"extra", "source"}
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for key, value in data.items():
@@ -107,20 +118,9 @@ class RendererConfig:
         if not font.is_absolute() and base_dir is not None:
             font = base_dir / font
         kwargs["font_file"] = str(font)
-        for key, typ in (("font_size", float), ("dpi", int), ("pixels_per_patch", int),
-                         ("max_seq_length", int), ("pad_size", int), ("patch_len", int)):
-            if key in kwargs:
-                try:
-                    value = typ(kwargs[key])
-                except (TypeError, ValueError):
-                    raise ConfigError(f"{source}: key {key!r} must be a number, got "
-                                      f"{kwargs[key]!r}") from None
-                if key != "pad_size" and value <= 0:
-                    raise ConfigError(f"{source}: key {key!r} must be positive, got {value!r}")
-                kwargs[key] = value
-        if kwargs.get("font_size") is not None and float(kwargs["font_size"]).is_integer():
-            kwargs["font_size"] = int(kwargs["font_size"])
-        return cls(**kwargs, extra=extra)
+        if isinstance(kwargs.get("font_size"), float) and kwargs["font_size"].is_integer():
+            kwargs["font_size"] = int(kwargs["font_size"])  # 8.0 -> 8, as the originals write it
+        return cls(**kwargs, extra=extra, source=source)
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "RendererConfig":
@@ -138,19 +138,25 @@ class RendererConfig:
             raise ConfigError(f"malformed renderer config {path}: {exc}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"malformed renderer config {path}: expected a JSON object")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.from_dict(data, base_dir=path.parent, source=str(path))
+        given = {k: v for k, v in overrides.items() if v is not None}
+        data.update(given)
+        source = str(path) + (f" (overridden: {', '.join(sorted(given))})" if given else "")
+        return cls.from_dict(data, base_dir=path.parent, source=source)
 
     def with_overrides(self, **overrides: Any) -> "RendererConfig":
-        known = {f.name for f in fields(self)}
+        known = {f.name for f in fields(self)} - {"source"}
         bad = sorted(set(overrides) - known)
         if bad:
             raise ConfigError(f"unknown renderer setting(s) {bad}; known: {sorted(known)}")
-        return replace(self, **overrides)
+        if not overrides:
+            return self
+        source = f"{self.source or 'renderer config'} (overridden: {', '.join(sorted(overrides))})"
+        return replace(self, **overrides, source=source)
 
     def to_dict(self, font_basename: bool = True) -> dict[str, Any]:
         """The JSON the originals' ``save_pretrained`` writes (font path reduced to its name)."""
-        data = {k: v for k, v in asdict(self).items() if k != "extra" and v is not None}
+        data = {k: v for k, v in asdict(self).items()
+                if k not in ("extra", "source") and v is not None}
         data.update(self.extra)
         if font_basename:
             data["font_file"] = Path(self.font_file).name
@@ -175,6 +181,54 @@ class RendererConfig:
 
     def font_sha256(self) -> str:
         return file_sha256(self.font_file)
+
+
+#: integer settings and their smallest allowed value
+_INT_MINIMA = {"dpi": 1, "pixels_per_patch": 1, "max_seq_length": 1, "pad_size": 0,
+               "patch_len": 1}
+
+
+def _validate_config(cfg: RendererConfig) -> None:
+    """Check types and ranges of every setting (JSON numbers for numbers, JSON booleans for
+    booleans: ``"rgb": "false"`` would otherwise switch RGB *on*); integral floats such as
+    ``120.0`` are stored as ints. Raises ConfigError naming the source, key and value."""
+    where = cfg.source or "renderer config"
+
+    def bad(key: str, want: str, value: Any) -> ConfigError:
+        return ConfigError(f"{where}: key {key!r} must be {want}, got {value!r}"
+                           + (" (a string; write the JSON value without quotes)"
+                              if isinstance(value, str) else ""))
+
+    def is_number(value: Any) -> bool:
+        return isinstance(value, (int, float, np.integer, np.floating)) and \
+            not isinstance(value, (bool, np.bool_))
+
+    size = cfg.font_size
+    if not is_number(size) or not math.isfinite(size) or size <= 0:
+        raise bad("font_size", "a finite number > 0 (points)", size)
+    for key, minimum in _INT_MINIMA.items():
+        value = getattr(cfg, key)
+        if not is_number(value) or not math.isfinite(value) or value != int(value):
+            raise bad(key, "a whole number", value)
+        if value < minimum:
+            raise bad(key, f"at least {minimum}", value)
+        if type(value) is not int:
+            object.__setattr__(cfg, key, int(value))
+    for key in ("rgb", "binary"):
+        value = getattr(cfg, key)
+        if not isinstance(value, (bool, np.bool_)):
+            raise bad(key, "true or false (a JSON boolean)", value)
+        object.__setattr__(cfg, key, bool(value))
+    for key in ("font_color", "background_color"):
+        if not isinstance(getattr(cfg, key), str):
+            raise bad(key, "a colour name such as 'black'", getattr(cfg, key))
+    for key in ("fallback_fonts_dir", "text_renderer_type"):
+        if getattr(cfg, key) is not None and not isinstance(getattr(cfg, key), str):
+            raise bad(key, "a string or null", getattr(cfg, key))
+    for key, typ in cfg.EXTRA_TYPES.items():
+        if key in cfg.extra and not isinstance(cfg.extra[key], typ):
+            raise bad(key, "true or false (a JSON boolean)" if typ is bool else "a string",
+                      cfg.extra[key])
 
 
 def file_sha256(path: str | Path) -> str:
@@ -202,11 +256,38 @@ class TextRenderer:
     #: "patches" (patch indices, as PyGame stores them); the fields stay as the originals wrote
     #: them, readers convert with :func:`sep_patch_indices`
     sep_patches_unit: ClassVar[str] = "pixels"
+    #: the largest canvas side (px) the drawing backend handles, or None for no known limit;
+    #: the strip is ``pixels_per_patch * max_seq_length`` wide and ``pixels_per_patch`` high
+    max_canvas_px: ClassVar[int | None] = None
+    #: why the backend has that limit (said in the error)
+    max_canvas_reason: ClassVar[str] = ""
 
     def __init__(self, config: RendererConfig) -> None:
         if not Path(config.font_file).is_file():
             raise ConfigError(f"font file not found: {config.font_file}")
+        self.check_canvas(config)
         self.config = config
+
+    @classmethod
+    def check_canvas(cls, config: RendererConfig) -> None:
+        """Refuse a canvas the backend cannot draw, naming the largest ``max_seq_length`` that
+        fits (otherwise cairo fails with INVALID_SIZE and SDL wraps coordinates)."""
+        limit = cls.max_canvas_px
+        if limit is None:
+            return
+        pp, width = config.pixels_per_patch, config.max_pixels_len
+        where = config.source or f"the {cls.name} renderer's settings"
+        if pp > limit:
+            raise ConfigError(f"{where}: pixels_per_patch {pp} is taller than the {cls.name} "
+                              f"renderer can draw (at most {limit:,} px: {cls.max_canvas_reason})")
+        if width > limit:
+            most = limit // pp - (limit // pp) % config.patch_len  # binary: whole model positions
+            raise ConfigError(
+                f"{where}: max_seq_length {config.max_seq_length} x pixels_per_patch {pp} = "
+                f"{width:,} px is wider than the {cls.name} renderer can draw (at most {limit:,} "
+                f"px: {cls.max_canvas_reason}); the maximum max_seq_length at {pp} px patches is "
+                f"{most}" + (f" (a multiple of patch_len {config.patch_len})"
+                             if config.patch_len > 1 else ""))
 
     # -- construction ----------------------------------------------------------------------
     @classmethod

@@ -49,7 +49,9 @@ def binary_layout(layout: str = "pixar2024", font_file: str | Path | None = None
 
     font = resolve_font(font_file if font_file is not None else PIXAR_FONT)
     settings = {**LAYOUTS[layout], "binary": not grey, **overrides}
-    return RendererConfig(font_file=str(font), **settings)
+    source = f"binary layout {layout!r}" + (
+        f" (overridden: {', '.join(sorted(overrides))})" if overrides else "")
+    return RendererConfig(font_file=str(font), **settings, source=source)
 
 
 def binarize(pixel_values: np.ndarray) -> np.ndarray:

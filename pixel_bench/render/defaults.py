@@ -60,4 +60,6 @@ def default_config(renderer_name: str, **overrides: Any) -> RendererConfig:
         base = factory()
         return base.with_overrides(**values) if values else base
     settings["font_file"] = str(resolve_font(settings["font_file"]))
-    return RendererConfig.from_dict(settings, source=f"default config of {renderer_name!r}")
+    given = sorted(k for k in values if k != "font_file")
+    return RendererConfig.from_dict(settings, source=f"default config of {renderer_name!r}" + (
+        f" (overridden: {', '.join(given)})" if given else ""))

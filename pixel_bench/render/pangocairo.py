@@ -174,6 +174,8 @@ class PangoCairoTextRenderer(TextRenderer):
 
     name: ClassVar[str] = "pangocairo"
     version: ClassVar[str] = "1"
+    max_canvas_px: ClassVar[int | None] = 32767
+    max_canvas_reason: ClassVar[str] = "cairo image surfaces are at most 32,767 px a side"
 
     def __init__(self, config: RendererConfig, *, text_a_truncation: str | None = None) -> None:
         super().__init__(config)

@@ -102,6 +102,10 @@ class PyGameTextRenderer(TextRenderer):
     name = "pygame"
     sep_patches_unit = "patches"  # PyGame's original stores patch indices (PangoCairo: pixels)
     version = "2"  # 2: texts over 65,535 px are flagged truncated (pixels unchanged)
+    # SDL blits a glyph at x >= 65,536 to x - 65,536 (measured with pygame 2.6.1 / SDL 2), so
+    # PIXEL's renderer cannot draw a wider strip; the fast raster path would, and differ.
+    max_canvas_px = 65536
+    max_canvas_reason = "SDL wraps blit coordinates at 65,536 px"
 
     def __init__(self, config: RendererConfig) -> None:
         super().__init__(config)

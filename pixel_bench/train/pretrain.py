@@ -300,6 +300,9 @@ def validate(args: PretrainArgs, world_size: int | None = None) -> Plan:
     check_precision(args.precision, on_gpu)
     adapter = get_adapter(args.model)
     renderer_name, renderer_config = renderer_for(adapter, args)
+    from ..registry import RENDERERS
+
+    RENDERERS.get(renderer_name).check_canvas(renderer_config)  # e.g. --max-seq-length too wide
     if args.init_from:
         check_init_checkpoint(args.init_from, adapter.card.family)
     ds = None

@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="set by the DeepSpeed launcher (LOCAL_RANK is read instead)")
     ns = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from .. import quiet  # each rank is a fresh interpreter: the CLI's filters, again
+
+    quiet.quiet_third_party()
+    quiet.hide_shard_bar()
     from ..errors import PixelBenchError
     from .pretrain import PretrainArgs, pretrain
 

@@ -296,7 +296,7 @@ def test_pickled_code_is_refused(tmp_path: Path, tiny_golden: Path) -> None:
 
 def test_hub_id_offline_says_what_to_download(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(CheckpointError, match="huggingface-cli download Team-PIXEL/no-such"):
+    with pytest.raises(CheckpointError, match="`hf download Team-PIXEL/no-such"):
         load_pixel_checkpoint("Team-PIXEL/no-such", PIXELForTokenClassification)
 
 

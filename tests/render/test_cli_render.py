@@ -183,3 +183,31 @@ def test_cases_to_npz_equals_golden(tmp_path: Path, golden: Path):
         for key in want.files:
             a, b = want[key], got[key]
             assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), key
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--renderer", "binary", "--max-seq-length", "0"], "'max_seq_length' must be at least 1"),
+    (["--renderer", "pangocairo", "--max-seq-length", "100000"], "maximum max_seq_length at 16 "
+                                                                 "px patches is 2047"),
+    (["--renderer", "pygame", "--max-seq-length", "5000"], "maximum max_seq_length at 16 px "
+                                                           "patches is 4096"),
+])
+def test_bad_renderer_settings_are_one_clear_line(args, message, tmp_path):
+    """Through the console entry point: an error line, exit 2, no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pixel_bench.cli.app", "render", "Hello", *args,
+                           "-o", str(tmp_path / "x.png")], capture_output=True, text=True,
+                          timeout=120, env={**__import__("os").environ, "COLUMNS": "400"})
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_config_file_with_string_boolean_is_refused(tmp_path, fonts: Path):
+    cfg = tmp_path / "text_renderer_config.json"
+    cfg.write_text('{"font_file": "%s", "rgb": "false"}' % (fonts / "noto/NotoSans-Regular.ttf"))
+    result = runner.invoke(app, ["render", "hi", "--renderer", "pangocairo", "--config", str(cfg),
+                                 "-o", str(tmp_path / "x.png")])
+    assert isinstance(result.exception, ConfigError)
+    assert "'rgb' must be true or false" in str(result.exception)

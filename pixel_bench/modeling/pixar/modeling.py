@@ -25,6 +25,8 @@ masked patches (§3.3). Grey input: the same focal loss with the grey values as 
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,14 @@ from ..pixel.encoder import PIXELEncoder, extended_attention_mask, init_patch_pr
 from ..pixel.heads import PIXELPoolingHead, parse_pooling_mode
 from ..pixel.positions import sincos_table
 from .config import PixarConfig
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_keyword(decoder_cls: type) -> str:
+    """The key/value-cache keyword of ``decoder_cls.forward``: ``cache`` in recent transformers,
+    ``past_key_values`` before the rename."""
+    params = inspect.signature(decoder_cls.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
 
 
 # -- loss ---------------------------------------------------------------------------------------
@@ -300,10 +310,13 @@ class PixarModel(PixarPreTrainedModel):
             raise ValueError(f"the decoder has positions for {self.config.num_patches} patches")
         # The decoder is purely causal: padding is trailing, so a query at a real patch never
         # sees a padding key; padded positions are excluded from every loss and pooling.
+        # transformers renamed GPT2Model.forward's `past_key_values` to `cache` (the old name is
+        # deprecated, to be removed in 5.40): pass whichever this version takes
+        cache_kw = _cache_keyword(type(self.decoder))
         return self.decoder(inputs_embeds=inputs_embeds,
                             encoder_hidden_states=encoder.last_hidden_state,
                             encoder_attention_mask=encoder.attention_mask.long(),
-                            past_key_values=past_key_values, use_cache=use_cache)
+                            use_cache=use_cache, **{cache_kw: past_key_values})
 
     def forward(self, pixel_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 patch_mask: torch.Tensor | None = None, **kwargs: Any) -> PixarModelOutput:

@@ -90,7 +90,7 @@ def resolve_checkpoint(name_or_path: str | os.PathLike[str], revision: str | Non
     except Exception as exc:  # offline, unknown repo, network: one clear message
         raise CheckpointError(
             f"could not fetch {name!r} from the Hugging Face Hub ({type(exc).__name__}: {exc}). "
-            f"Download it where you have internet, e.g. `huggingface-cli download {name} "
+            f"Download it where you have internet, e.g. `hf download {name} "
             f"--local-dir <dir>` (files: config.json, pytorch_model.bin or model.safetensors, "
             f"text_renderer_config.json and the font file), then pass that directory as the "
             f"checkpoint") from None
