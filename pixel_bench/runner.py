@@ -134,6 +134,9 @@ def resolve_weights(adapter: Any, name: str, checkpoint: str | None, from_scratc
         return _hub_weights(str(checkpoint), name), "--checkpoint (hub)"
     if from_scratch:
         return None, "random init (--from-scratch)"
+    local = getattr(adapter, "local_weights", None)  # text:DIR
+    if local is not None:
+        return str(local), "local directory (text:DIR)"
     pretrained = checkpoints_dir() / name.replace("/", "__")
     if pretrained.is_dir() and any(pretrained.iterdir()):
         return str(pretrained), "pixel-bench pretrain output"

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 from typer.core import TyperCommand
 
@@ -16,11 +15,11 @@ class SingleValueOptions(TyperCommand):
     """Refuses a single-value option given twice (``--task pos --task ner``), which click would
     otherwise settle silently by keeping the last one."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         single = {}
         for param in self.params:
-            if isinstance(param, click.Option) and not param.multiple and not param.is_flag \
-                    and not param.count:
+            if param.param_type_name == "option" and not getattr(param, "multiple", False) \
+                    and not getattr(param, "is_flag", False) and not getattr(param, "count", 0):
                 for opt in param.opts + param.secondary_opts:
                     single[opt] = param
         given: dict[str, list[str]] = {}
@@ -31,13 +30,14 @@ class SingleValueOptions(TyperCommand):
                 if not eq:
                     value = args[i + 1] if i + 1 < len(args) else ""
                     i += 1
-                given.setdefault(single[name].opts[0], []).append(value)
+                given.setdefault(max(single[name].opts, key=len), []).append(value)
             i += 1
         for opt, values in given.items():
             if len(values) > 1:
-                raise click.UsageError(
-                    f"{opt} given {len(values)} times ({', '.join(values)}); give it once "
-                    "(one model and one task per run: loop in the shell for more)", ctx=ctx)
+                raise typer.BadParameter(
+                    f"given {len(values)} times ({', '.join(values)}); give it once (one model "
+                    "and one task per run: loop in the shell for more)", ctx=ctx,
+                    param_hint=f"'{opt}'")
         return super().parse_args(ctx, args)
 
 
@@ -85,10 +85,10 @@ def register(app: typer.Typer) -> None:
         seeds: Optional[List[int]] = typer.Option(None, "--seeds", help="Seeds, e.g. --seeds 1 "
                                                   "--seeds 2 (or --seeds 1 2 3)."),
         seed: Optional[int] = typer.Option(None, "--seed", help="A single seed (default 42)."),
-        max_steps: Optional[int] = typer.Option(None, "--max-steps", min=0, help="Override "
+        max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override "
                                                 "the recipe's training steps; 0 = evaluate "
                                                 "only (no training)."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first "
+        limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first "
                                             "N examples of each split."),
         results: Optional[str] = typer.Option(None, "--results", help="Results folder "
                                               "(default ./results or $PIXEL_BENCH_RESULTS)."),
@@ -96,8 +96,7 @@ def register(app: typer.Typer) -> None:
                                        "a record."),
         sets: Optional[List[str]] = typer.Option(None, "--set", help="Recipe override key=value "
                                                  "(repeatable), e.g. --set learning_rate=1e-4."),
-        num_workers: int = typer.Option(1, "--num-workers", min=1,
-                                        help="Rendering processes."),
+        num_workers: int = typer.Option(1, "--num-workers", help="Rendering processes."),
         keep_checkpoints: bool = typer.Option(False, "--keep-checkpoints", help="Keep the "
                                               "Trainer checkpoints after the record is written."),
         extra: Optional[List[str]] = typer.Argument(None, hidden=True),
@@ -119,6 +118,12 @@ def register(app: typer.Typer) -> None:
         if seed is not None:
             seed_list.append(seed)
         seed_list = list(dict.fromkeys(seed_list)) or [42]
+        for option, value, least in (("--limit", limit, 1), ("--max-steps", max_steps, 0),
+                                     ("--num-workers", num_workers, 1)):
+            if value is not None and value < least:
+                raise ConfigError(f"{option} {value}: must be >= {least}"
+                                  + (" (0 = evaluate only, no training)"
+                                     if option == "--max-steps" else ""))
         overrides = parse_set(sets or [])
         check_results_dir(results)
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -132,7 +137,8 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt as exc:
             from rich.console import Console
 
-            Console(stderr=True).print(resume_hint(exc), highlight=False, markup=False)
+            Console(stderr=True).print(resume_hint(exc), highlight=False, markup=False,
+                                       soft_wrap=True)  # keep the command copyable
             raise typer.Exit(130) from None
         from rich.console import Console
         from rich.table import Table

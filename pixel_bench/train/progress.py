@@ -18,8 +18,8 @@ def interactive() -> bool:
     return Console(stderr=True).is_interactive
 
 
-def progress_callback(live: bool | None = None) -> Any:
-    """A TrainerCallback; ``live`` defaults to :func:`interactive`."""
+def progress_callback(live: bool | None = None, console: Any = None) -> Any:
+    """A TrainerCallback; ``live`` defaults to :func:`interactive`, ``console`` to stderr."""
     from transformers import TrainerCallback
 
     class RichProgress(TrainerCallback):
@@ -39,7 +39,8 @@ def progress_callback(live: bool | None = None) -> Any:
                 self.progress = Progress(
                     TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                    TextColumn("{task.fields[info]}"), console=Console(stderr=True),
+                    TextColumn("{task.fields[info]}"),
+                    console=console if console is not None else Console(stderr=True),
                     transient=True)
                 self.progress.start()
 
@@ -68,7 +69,8 @@ def progress_callback(live: bool | None = None) -> Any:
                 if self.train_task is not None:
                     self.progress.update(self.train_task, info=msg[:80])
                 if any(k.startswith("eval_") for k in logs):
-                    self.progress.console.print(f"step {state.global_step}: {msg}")
+                    self.progress.console.print(f"step {state.global_step}: {msg}",
+                                                highlight=False, markup=False)
             else:
                 print(f"[pixel-bench] step {state.global_step}/{state.max_steps}: {msg}",
                       file=sys.stderr, flush=True)
