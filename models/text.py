@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pixel_bench.errors import ConfigError, DataError
+from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
 from pixel_bench.registry import MODELS
 
@@ -52,7 +52,7 @@ class TextAdapter(ModelAdapter):
                              attributes={"input": "tokens"})
             return TextAdapter(card, str(local))
         if name.startswith(("/", ".", "~")):
-            raise ConfigError(f"text:{name}: no such directory (a local model folder written "
+            raise CheckpointError(f"text:{name}: no such directory (a local model folder written "
                               "by save_pretrained, or a Hugging Face Hub id)")
         card = ModelCard(name=TEXT_PREFIX + name, family="text", hub_id=name,
                          description=f"text baseline {name}", attributes={"input": "tokens"})

@@ -315,10 +315,9 @@ def test_text_missing_body_weights_are_an_error(tiny_bert: Path, data: Path,
 
 
 def test_text_dir_that_does_not_exist(tmp_path: Path) -> None:
-    from pixel_bench.errors import ConfigError
     from pixel_bench.runner import resolve_model
 
-    with pytest.raises(ConfigError, match="no such directory"):
+    with pytest.raises(CheckpointError, match="no such directory"):
         resolve_model(f"text:{tmp_path}/nope")
 
 
