@@ -102,8 +102,9 @@ def suggest(key: str) -> str:
 
 
 def unknown_key(key: str, where: str) -> ConfigError:
-    return ConfigError(f"{where}: unknown recipe key {key!r}.{suggest(key)} Known keys: "
-                       f"{', '.join(sorted(RECIPE_KEYS))} (pixel_bench/recipe_keys.py)")
+    hint = suggest(key) or f" Known keys: {', '.join(sorted(RECIPE_KEYS))}."
+    return ConfigError(f"{where}: unknown recipe key {key!r}.{hint} (The table of keys is "
+                       "pixel_bench/recipe_keys.py.)")
 
 
 def check_value(key: str, value: Any, where: str) -> Any:
