@@ -183,8 +183,9 @@ def build_text_model(name_or_dir: str | Path, kind: str, num_labels: int, *,
     """``AutoModelFor<kind>`` from a hub id or directory (or a config object when
     ``config`` is given, always from scratch).
 
-    Only the task head may be newly initialised (absent from the checkpoint, or with another
-    shape, e.g. a head fine-tuned for another label count). Any other weight the checkpoint does
+    Only the task head (and a BERT-style pooler, which only the head uses) may be newly
+    initialised (absent from the checkpoint, or with another shape, e.g. a head fine-tuned for
+    another label count). Any other weight the checkpoint does
     not provide is a CheckpointError unless ``allow_mismatched`` (recipe key
     ``allow_mismatched_weights``); either way the model's ``pixel_bench_newly_initialized``
     lists every newly initialised weight, for the record."""
@@ -236,7 +237,10 @@ def build_text_model(name_or_dir: str | Path, kind: str, num_labels: int, *,
     new = sorted(set(info.get("missing_keys") or ()) |
                  {m[0] for m in info.get("mismatched_keys") or ()})
     prefix = getattr(model, "base_model_prefix", "") or ""
-    body = [k for k in new if prefix and (k == prefix or k.startswith(prefix + "."))]
+    # the pooler (BERT-style) feeds only the classification head, and MLM-only checkpoints do
+    # not have it: it counts as part of the head
+    body = [k for k in new if prefix and (k == prefix or k.startswith(prefix + "."))
+            and not k.startswith(f"{prefix}.pooler.")]
     if body:
         shown = ", ".join(body[:5]) + (f" and {len(body) - 5} more" if len(body) > 5 else "")
         if not allow_mismatched:

@@ -84,7 +84,10 @@ def progress_callback(live: bool | None = None, console: Any = None) -> Any:
                 return
             self._start()
             if self.eval_task is None:
-                total = len(eval_dataloader) if eval_dataloader is not None else None
+                try:
+                    total = len(eval_dataloader)
+                except TypeError:  # None, or an iterable dataset of unknown length
+                    total = None
                 self.eval_task = self.progress.add_task("evaluating", total=total, info="")
             self.progress.advance(self.eval_task)
 

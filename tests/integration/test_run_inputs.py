@@ -229,8 +229,9 @@ def test_ctrl_c_says_how_to_resume_and_loss_covers_the_whole_run(
     def with_ctrl_c(*args, **kwargs):
         return real(*args[:-1], [CtrlC()], **kwargs)
 
+    # logging every 5 steps: the loss is still logged at the step-2 checkpoint (LogAtSaves)
     argv = [*RUN, "--data-dir", str(data), "--max-steps", "6", "--seed", "7", "--results",
-            str(tmp_path / "resumed"), *SMALL]
+            str(tmp_path / "resumed"), *SMALL, "--set", "logging_steps=5"]
     monkeypatch.setattr(ft, "finetune", with_ctrl_c)
     code, text = _main(argv, monkeypatch, capsys)
     cell = record_dir(tmp_path / "resumed", "testing-tiny", "rte", 7)
@@ -312,6 +313,20 @@ def test_text_missing_body_weights_are_an_error(tiny_bert: Path, data: Path,
     rec = run(f"text:{broken}", "rte", results=tmp_path / "b", **kw)[0].record
     assert rec.model_info["newly_initialized"] == [f"bert.{dropped}", "classifier.bias",
                                                    "classifier.weight"]
+
+
+def test_text_head_for_another_label_count_is_replaced(tmp_path: Path) -> None:
+    from transformers import BertForSequenceClassification
+
+    from pixel_bench.modeling.text_baseline import build_text_model, tiny_config, tiny_tokenizer
+
+    tok = tiny_tokenizer("wordpiece")
+    config = tiny_config("wordpiece", len(tok), tok.pad_token_id)
+    config.num_labels = 3  # e.g. fine-tuned on MNLI before
+    BertForSequenceClassification(config).save_pretrained(tmp_path)
+    model = build_text_model(tmp_path, "sequence_classification", 2)
+    assert model.classifier.out_features == 2
+    assert model.pixel_bench_newly_initialized == ["classifier.bias", "classifier.weight"]
 
 
 def test_text_dir_that_does_not_exist(tmp_path: Path) -> None:
