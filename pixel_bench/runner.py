@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import numbers
 import os
 import platform
 import shutil
@@ -262,8 +263,6 @@ def prepare(model: str, task_name: str, data_dir: str | None = None,
     from .errors import DataError
     from .registry import RENDERERS, TASKS
 
-    import numbers
-
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral)
                               or limit < 1):
         raise ConfigError(f"--limit {limit!r}: must be an integer >= 1 (the first N examples "
@@ -431,9 +430,12 @@ def _run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, result
     t0 = time.perf_counter()
     head = task.head_spec(recipe)
     build_kwargs: dict[str, Any] = {}
-    if recipe.get("allow_mismatched_weights") and "allow_mismatched" in inspect.signature(
-            adapter.build).parameters:
-        build_kwargs["allow_mismatched"] = True
+    if recipe.get("allow_mismatched_weights"):
+        if "allow_mismatched" in inspect.signature(adapter.build).parameters:
+            build_kwargs["allow_mismatched"] = True
+        else:
+            logger.warning("allow_mismatched_weights has no effect on %s (its loader checks "
+                           "weights its own way)", adapter.card.name)
     net = adapter.build(head, checkpoint=prep.checkpoint,
                         from_scratch=prep.checkpoint is None,
                         max_seq_length=recipe.get("max_seq_length"), **build_kwargs)
