@@ -394,9 +394,12 @@ class CellInterrupted(KeyboardInterrupt):
 def run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, results: Path,
              keep_checkpoints: bool = False, callbacks: list[Any] | None = None,
              context: dict[str, Any] | None = None) -> CellOutcome:
+    from .train.progress import transformers_bars_off
+
     try:
-        return _run_seed(prep, model_name, task_name, seed, results, keep_checkpoints,
-                         callbacks, context)
+        with transformers_bars_off():  # one progress display (ours), also while loading
+            return _run_seed(prep, model_name, task_name, seed, results, keep_checkpoints,
+                             callbacks, context)
     except CellInterrupted:
         raise
     except KeyboardInterrupt as exc:

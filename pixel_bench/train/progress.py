@@ -7,8 +7,9 @@ tests): no bars, one plain line per logged step on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 
 def interactive() -> bool:
@@ -16,6 +17,21 @@ def interactive() -> bool:
     from rich.console import Console
 
     return Console(stderr=True).is_interactive
+
+
+@contextlib.contextmanager
+def transformers_bars_off() -> Iterator[None]:
+    """transformers' own tqdm bars (e.g. "Writing model shards" at every checkpoint) off while
+    the rich display runs; restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
 
 
 def progress_callback(live: bool | None = None, console: Any = None) -> Any:

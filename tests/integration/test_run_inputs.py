@@ -352,3 +352,17 @@ def test_progress_bars_for_training_and_evaluation(data: Path, tmp_path: Path) -
     shown = buf.getvalue()
     assert "fine-tuning" in shown and "evaluating" in shown and "ETA" in shown
     assert "step 2: eval_loss=" in shown  # one line per evaluation
+
+
+def test_transformers_bars_stay_off(tiny_bert: Path, data: Path, tmp_path: Path, capfd) -> None:
+    """Loading and saving a PreTrainedModel draw tqdm bars ("Loading weights", "Writing model
+    shards" at every checkpoint); not during a cell."""
+    from transformers.utils import logging as hf_logging
+
+    from pixel_bench.runner import run
+
+    run(f"text:{tiny_bert}", "rte", seeds=[1], data_dir=str(data), results=tmp_path,
+        max_steps=2, overrides=dict(COMMON["overrides"]))
+    err = capfd.readouterr().err
+    assert "Writing model shards" not in err and "Loading weights" not in err
+    assert hf_logging.is_progress_bar_enabled()  # restored afterwards
