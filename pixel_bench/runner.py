@@ -3,7 +3,8 @@
 This is the only module that knows the stage order. Each cell (model, task, seed) lives in
 ``<results>/<model>/<task>/seed-<n>/`` with ``record.json`` (written last, atomically),
 ``predictions.jsonl`` and, while training, ``checkpoints/``. A cell that has a record is skipped
-(``overwrite`` redoes it); a cell with checkpoints but no record resumes from the last one.
+(``overwrite`` redoes it); a cell with checkpoints but no record resumes from the newest
+complete one. ``max_steps`` 0 evaluates without training.
 """
 
 from __future__ import annotations

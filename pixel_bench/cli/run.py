@@ -102,7 +102,8 @@ def register(app: typer.Typer) -> None:
         extra: Optional[List[str]] = typer.Argument(None, hidden=True),
     ) -> None:
         """Fine-tune MODEL on TASK and write one result record per seed (cells with a record are
-        skipped; an interrupted cell resumes from its last checkpoint)."""
+        skipped; an interrupted cell resumes from its last complete checkpoint; --max-steps 0
+        only evaluates)."""
         import os
 
         from ..errors import ConfigError
