@@ -292,10 +292,14 @@ def prepare(model: str, task_name: str, data_dir: str | None = None,
             if split in (train_split, task.main_split):
                 raise
             prep.missing_splits.append(split)
-            logger.warning("%s: split %s not scored (%s)", task_name, split, exc)
+            logger.debug("%s: split %s not scored (%s)", task_name, split, exc)
             continue
         rows_of[split] = rows
         prep.origins[split] = origin
+    if prep.missing_splits:
+        logger.warning("%s: no data for evaluation split(s) %s; scoring %s", task_name,
+                       ", ".join(prep.missing_splits),
+                       ", ".join(s for s in task.eval_splits if s in rows_of))
     timings["load_data_s"] = time.perf_counter() - t0
 
     L = int(recipe.get("max_seq_length") or 529)

@@ -32,6 +32,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "conll2003").mkdir()
     for name in ("eng.train", "eng.testa", "eng.testb"):
         (root / "conll2003" / name).write_text(CONLL)
+    (root / "xnli").mkdir()
+    xnli = "".join(f"A man number {i} sleeps .\tA man {'sleeps' if i % 3 else 'runs'} .\t"
+                   f"{('contradiction', 'entailment', 'neutral')[i % 3]}\n" for i in range(6))
+    for name in ("dev-en.tsv", "test-en.tsv", "dev-fr.tsv"):  # no test-fr.tsv
+        (root / "xnli" / name).write_text(xnli)
     (root / "dev-only" / "glue" / "RTE").mkdir(parents=True)  # no train.tsv
     (root / "dev-only" / "glue" / "RTE" / "dev.tsv").write_text(RTE_DEV)
     return root
@@ -127,6 +132,17 @@ def test_test_split_is_scored(task: str, data: Path, tmp_path: Path) -> None:
         "en_ewt-ud-test.conllu" if task == "pos" else "eng.testb")
     splits = {json.loads(line)["split"] for line in (cell / "predictions.jsonl").open()}
     assert splits == {"validation", "test"}
+
+
+def test_xnli_test_splits_are_scored_when_present(data: Path, tmp_path: Path) -> None:
+    from pixel_bench.runner import run
+
+    rec = run("testing-tiny", "xnli", seeds=[1], data_dir=str(data), results=tmp_path,
+              max_steps=1, overrides={**COMMON["overrides"],
+                                      "train_split": "validation.en"})[0].record
+    assert rec.config["scored_splits"] == ["validation.en", "validation.fr", "test.en"]
+    assert rec.config["model_selection_split"] == "validation.en"
+    assert "test.fr" in rec.config["missing_splits"] and "test.en" in rec.metrics
 
 
 def test_absent_test_split_is_listed(data: Path, tmp_path: Path) -> None:
