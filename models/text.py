@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pixel_bench.errors import ConfigError, DataError
+from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
 from pixel_bench.registry import MODELS
 
@@ -45,9 +45,25 @@ class TextAdapter(ModelAdapter):
             name = name[len(TEXT_PREFIX):]
         if not name:
             raise ConfigError("text:<name-or-dir> needs a model name or directory")
+        local = Path(name).expanduser()
+        if local.is_dir():  # a local directory is the checkpoint itself (no --checkpoint)
+            card = ModelCard(name=TEXT_PREFIX + name, family="text", hub_id=None,
+                             description=f"text baseline from {local}",
+                             attributes={"input": "tokens"})
+            return TextAdapter(card, str(local))
+        if name.startswith(("/", ".", "~")):
+            raise CheckpointError(f"text:{name}: no such directory (a local model folder written "
+                              "by save_pretrained, or a Hugging Face Hub id)")
         card = ModelCard(name=TEXT_PREFIX + name, family="text", hub_id=name,
                          description=f"text baseline {name}", attributes={"input": "tokens"})
         return TextAdapter(card, name)
+
+    @property
+    def local_weights(self) -> str | None:
+        """The model directory of ``text:DIR`` (the runner loads it like ``--checkpoint DIR``)."""
+        if self.model is not None and self.tiny_kind is None and Path(self.model).is_dir():
+            return self.model
+        return None
 
     # -- rendering: none -------------------------------------------------------------------
     def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
@@ -110,7 +126,8 @@ class TextAdapter(ModelAdapter):
 
     # -- networks --------------------------------------------------------------------------
     def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
-              from_scratch: bool = False, max_seq_length: int | None = None):
+              from_scratch: bool = False, max_seq_length: int | None = None,
+              allow_mismatched: bool = False):
         from pixel_bench.modeling.text_baseline import build_text_model, tiny_config
 
         if max_seq_length is not None:
@@ -127,7 +144,7 @@ class TextAdapter(ModelAdapter):
         if source is None:
             raise ConfigError(f"{self.card.name}: no model given")
         return build_text_model(source, kind, head.num_labels, from_scratch=from_scratch,
-                                **common)
+                                allow_mismatched=allow_mismatched, **common)
 
     def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
         model.save_pretrained(str(directory))

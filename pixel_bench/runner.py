@@ -3,7 +3,8 @@
 This is the only module that knows the stage order. Each cell (model, task, seed) lives in
 ``<results>/<model>/<task>/seed-<n>/`` with ``record.json`` (written last, atomically),
 ``predictions.jsonl`` and, while training, ``checkpoints/``. A cell that has a record is skipped
-(``overwrite`` redoes it); a cell with checkpoints but no record resumes from the last one.
+(``overwrite`` redoes it); a cell with checkpoints but no record resumes from the newest
+complete one. ``max_steps`` 0 evaluates without training.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import numbers
 import os
 import platform
 import shutil
@@ -31,10 +33,14 @@ logger = logging.getLogger("pixel_bench.runner")
 # -- recipes ---------------------------------------------------------------------------------
 def load_recipe(task: Any, family: str, overrides: dict[str, Any] | None = None,
                 recipe_dir: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """``defaults`` <- ``<family>`` block <- overrides; plus where each key came from."""
+    """``defaults`` <- ``<family>`` block <- overrides; plus where each key came from.
+
+    Every key and value is checked against :data:`pixel_bench.recipe_keys.RECIPE_KEYS` (known
+    key, right type), so a typo or a wrong type fails here naming the file/``--set`` and key."""
     import yaml
 
     from .paths import builtin_dir
+    from .recipe_keys import FAMILIES, check_block
 
     name = task.recipe or task.name
     directory = recipe_dir or builtin_dir("tasks") / "recipes"
@@ -47,16 +53,28 @@ def load_recipe(task: Any, family: str, overrides: dict[str, Any] | None = None,
             raise ConfigError(f"malformed recipe {path}: {exc}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"malformed recipe {path}: expected a mapping of blocks")
+        for block in data:
+            # a block named like a known family but misspelt would be ignored silently (a
+            # plugin's own family name is fine)
+            known = ("defaults",) + FAMILIES
+            if block not in known and block != family:
+                import difflib
+
+                close = difflib.get_close_matches(str(block), known, n=1, cutoff=0.75)
+                if close:
+                    raise ConfigError(f"{path}: unknown block {block!r} (did you mean "
+                                      f"{close[0]!r}?); blocks are defaults and the model "
+                                      f"families {', '.join(FAMILIES)}")
     recipe: dict[str, Any] = {}
     source: dict[str, str] = {}
     for block in ("defaults", family):
         values = data.get(block) or {}
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: block {block!r} must be a mapping")
-        for k, v in values.items():
+        for k, v in check_block(values, f"{path}: block {block!r}").items():
             recipe[k] = v
             source[k] = f"{path.name}:{block}"
-    for k, v in (overrides or {}).items():
+    for k, v in check_block(dict(overrides or {}), "--set").items():
         recipe[k] = v
         source[k] = "cli"
     recipe.setdefault("max_steps", 1000)
@@ -66,8 +84,11 @@ def load_recipe(task: Any, family: str, overrides: dict[str, Any] | None = None,
 
 
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values parsed as YAML scalars (``1e-4``, ``true``, ``null``)."""
+    """``key=value`` pairs; values parsed as YAML scalars (``1e-4``, ``true``, ``null``), keys
+    and types checked against the recipe key table (unknown keys get close-match hints)."""
     import yaml
+
+    from .recipe_keys import check_value
 
     out: dict[str, Any] = {}
     for item in items:
@@ -86,7 +107,7 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
                 value = float(value)
             except ValueError:
                 pass
-        out[key] = value
+        out[key] = check_value(key, value, f"--set {item}")
     return out
 
 
@@ -115,6 +136,9 @@ def resolve_weights(adapter: Any, name: str, checkpoint: str | None, from_scratc
         return _hub_weights(str(checkpoint), name), "--checkpoint (hub)"
     if from_scratch:
         return None, "random init (--from-scratch)"
+    local = getattr(adapter, "local_weights", None)  # text:DIR
+    if local is not None:
+        return str(local), "local directory (text:DIR)"
     pretrained = checkpoints_dir() / name.replace("/", "__")
     if pretrained.is_dir() and any(pretrained.iterdir()):
         return str(pretrained), "pixel-bench pretrain output"
@@ -240,6 +264,10 @@ def prepare(model: str, task_name: str, data_dir: str | None = None,
     from .errors import SplitNotFoundError
     from .registry import RENDERERS, TASKS
 
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral)
+                              or limit < 1):
+        raise ConfigError(f"--limit {limit!r}: must be an integer >= 1 (the first N examples "
+                          "of every split)")
     task = TASKS.get(task_name)
     adapter = resolve_model(model)
     recipe, source = load_recipe(task, adapter.card.family, overrides)
@@ -250,21 +278,28 @@ def prepare(model: str, task_name: str, data_dir: str | None = None,
                     checkpoint=ckpt, weights=weights, renderer=renderer, timings=timings)
 
     train_split = str(recipe.get("train_split", task.train_split))
-    wanted = [train_split] + [s for s in task.eval_splits if s != train_split]
+    # every evaluation split that exists is scored (test included); max_steps 0 = evaluate
+    # only, which needs no training data
+    wanted = ([] if int(recipe["max_steps"]) == 0 else [train_split]) + [
+        s for s in task.eval_splits if s != train_split]
     rows_of: dict[str, list] = {}
     t0 = time.perf_counter()
     for split in wanted:
         try:
             rows, origin = task.load_split(split, data_dir, limit)
-        except SplitNotFoundError:  # a present but malformed file stops the run (DataError)
+        except SplitNotFoundError as exc:  # a present but malformed file stops the run
             # only the training split and the model-selection split are required
             if split in (train_split, task.main_split):
                 raise
             prep.missing_splits.append(split)
-            logger.warning("%s: split %s not found; skipped", task_name, split)
+            logger.debug("%s: split %s not scored (%s)", task_name, split, exc)
             continue
         rows_of[split] = rows
         prep.origins[split] = origin
+    if prep.missing_splits:
+        logger.warning("%s: no data for evaluation split(s) %s; scoring %s", task_name,
+                       ", ".join(prep.missing_splits),
+                       ", ".join(s for s in task.eval_splits if s in rows_of))
     timings["load_data_s"] = time.perf_counter() - t0
 
     L = int(recipe.get("max_seq_length") or 529)
@@ -353,15 +388,43 @@ def _score_kwargs(task: Any, recipe: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+class CellInterrupted(KeyboardInterrupt):
+    """Ctrl-C inside a cell: says which cell and the checkpoint a rerun resumes from."""
+
+    def __init__(self, cell: Path, checkpoint: Path | None, step: int | None) -> None:
+        super().__init__(str(cell))
+        self.cell, self.checkpoint, self.step = cell, checkpoint, step
+
+
 def run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, results: Path,
              keep_checkpoints: bool = False, callbacks: list[Any] | None = None,
              context: dict[str, Any] | None = None) -> CellOutcome:
+    from .train.progress import transformers_bars_off
+
+    try:
+        with transformers_bars_off():  # one progress display (ours), also while loading
+            return _run_seed(prep, model_name, task_name, seed, results, keep_checkpoints,
+                             callbacks, context)
+    except CellInterrupted:
+        raise
+    except KeyboardInterrupt as exc:
+        from .train.checkpoints import newest_complete_checkpoint
+
+        cell = record_dir(results, model_name, task_name, seed)
+        ckpt, _ = newest_complete_checkpoint(cell / "checkpoints", move_broken=False)
+        step = int(ckpt.name.split("-")[1]) if ckpt is not None else None
+        raise CellInterrupted(cell, ckpt, step) from exc
+
+
+def _run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, results: Path,
+              keep_checkpoints: bool = False, callbacks: list[Any] | None = None,
+              context: dict[str, Any] | None = None) -> CellOutcome:
     import numpy as np
     import torch
     from transformers import set_seed
 
     from . import __version__
-    from .train.finetune import finetune
+    from .train.finetune import evaluate_only, finetune
 
     context = context or {}
     task, adapter, recipe = prep.task, prep.adapter, prep.recipe
@@ -369,22 +432,34 @@ def run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, results
     cell.mkdir(parents=True, exist_ok=True)
     timings = dict(prep.timings)
     timings["prepare_s"] = context.get("prepare_s", 0.0)
+    eval_only = int(recipe["max_steps"]) == 0
 
     set_seed(seed)
     t0 = time.perf_counter()
     head = task.head_spec(recipe)
+    build_kwargs: dict[str, Any] = {}
+    if recipe.get("allow_mismatched_weights"):
+        if "allow_mismatched" in inspect.signature(adapter.build).parameters:
+            build_kwargs["allow_mismatched"] = True
+        else:
+            logger.warning("allow_mismatched_weights has no effect on %s (its loader checks "
+                           "weights its own way)", adapter.card.name)
     net = adapter.build(head, checkpoint=prep.checkpoint,
                         from_scratch=prep.checkpoint is None,
-                        max_seq_length=recipe.get("max_seq_length"))
+                        max_seq_length=recipe.get("max_seq_length"), **build_kwargs)
     timings["build_model_s"] = time.perf_counter() - t0
 
-    train = prep.splits[recipe["train_split"]]
+    train = prep.splits.get(recipe["train_split"])
     main = prep.splits[task.main_split]
     label_names = (["start_positions", "end_positions"] if task.family == "question_answering"
                    else ["labels"])
-    ft = finetune(net, train.dataset, main.dataset, adapter.collate,
-                  _compute_metrics_for(task, main, recipe), recipe, cell / "checkpoints", seed,
-                  task.main_metric, task.greater_is_better, label_names, callbacks)
+    if eval_only:  # --max-steps 0: score the model as it is
+        ft = evaluate_only(net, adapter.collate, recipe, cell / "checkpoints", seed, label_names,
+                           callbacks)
+    else:
+        ft = finetune(net, train.dataset, main.dataset, adapter.collate,
+                      _compute_metrics_for(task, main, recipe), recipe, cell / "checkpoints",
+                      seed, task.main_metric, task.greater_is_better, label_names, callbacks)
     timings["train_s"] = ft.seconds
 
     # -- score every evaluation split with the selected (best) model ------------------------
@@ -413,7 +488,7 @@ def run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, results
         total = sum(int(enc.counts.get(k, 0)) for enc in prep.splits.values())
         if any(k in enc.counts for enc in prep.splits.values()):
             counts[k] = total
-    counts["train_examples"] = len(train.rows)
+    counts["train_examples"] = len(train.rows) if train is not None and not eval_only else 0
 
     renderer_name = prep.renderer[0] if prep.renderer else None
     record = ResultRecord(
@@ -422,12 +497,15 @@ def run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, results
         config={"recipe": recipe, "recipe_source": prep.recipe_source,
                 "data_dir": context.get("data_dir"), "limit": context.get("limit"),
                 "cli_overrides": context.get("overrides") or {},
-                "missing_splits": prep.missing_splits, "precision": ft.precision,
+                "missing_splits": prep.missing_splits, "scored_splits": list(metrics),
+                "model_selection_split": None if eval_only else task.main_split,
+                "evaluate_only": eval_only, "precision": ft.precision,
                 "renderer": renderer_name, "head": _head_dict(head)},
         model_info={"name": model_name, "family": adapter.card.family,
                     "size": adapter.card.size, "hub_id": adapter.card.hub_id,
                     "attributes": adapter.card.attributes, "weights": prep.weights,
                     "checkpoint": prep.checkpoint,
+                    "newly_initialized": getattr(net, "pixel_bench_newly_initialized", None),
                     "parameters": int(sum(p.numel() for p in ft.model.parameters()))},
         provenance={"pixel_bench_version": __version__, "git_commit": git_commit(),
                     "libraries": library_versions(), "hardware": hardware(),
@@ -440,13 +518,15 @@ def run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, results
                     "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         counts=counts, timings={k: round(float(v), 3) for k, v in timings.items()},
         train={"steps": ft.steps, "max_steps": int(recipe["max_steps"]),
+               "evaluate_only": eval_only,
                "best_step": ft.best_step, "best_metric": ft.best_metric,
                "early_stopped": ft.early_stopped, "resumed_from_step": ft.resumed_from_step,
-               "train_loss": ft.train_loss,
+               "train_loss": ft.train_loss, "train_loss_steps": ft.train_loss_steps,
+               "skipped_checkpoints": ft.skipped_checkpoints,
                "eval_history": [h for h in ft.log_history if any(k.startswith("eval_")
                                                                  for k in h)]})
     path = write_record(record, results)
-    if not keep_checkpoints:
+    if not keep_checkpoints:  # (checkpoints-broken/, if any, stays: it was warned about)
         shutil.rmtree(cell / "checkpoints", ignore_errors=True)
     del net
     if torch.cuda.is_available():

@@ -16,7 +16,7 @@ def _read(path):
 TASK = TokenClassificationTask(
     name="ner",
     description="CoNLL-2003 English NER (9 IOB2 labels incl. MISC, seqeval entity F1; strict "
-                "IOB2 too); local eng.train/eng.testa[.gz] (IOB1) or train/dev.txt, hub "
+                "IOB2 too); local eng.train/eng.testa/eng.testb[.gz] (IOB1) or train/dev.txt, hub "
                 "eriktks/conll2003",
     source=DataSource(
         name="CoNLL-2003",
@@ -25,5 +25,6 @@ TASK = TokenClassificationTask(
         subdirs=["conll2003"],
         hub=("eriktks/conll2003",)),
     reader=_read, hub_reader=hub_rows, labels=list(CONLL2003_LABELS),
-    metric=ner_metrics, main_metric="f1")
+    metric=ner_metrics, main_metric="f1",
+    eval_splits=("validation", "test"))  # validation selects the model; test if present
 TASKS.register("ner", TASK, help=TASK.description)

@@ -10,7 +10,7 @@ from pixel_bench.registry import TASKS
 TASK = TokenClassificationTask(
     name="pos",
     description="UD English-EWT POS tagging (17 UPOS, accuracy over words); local "
-                "*-ud-{train,dev}.conllu[.gz] or hub universal_dependencies/en_ewt",
+                "*-ud-{train,dev,test}.conllu[.gz] or hub universal_dependencies/en_ewt",
     source=DataSource(
         name="UD English-EWT",
         patterns={"train": ["*-ud-train.conllu"], "validation": ["*-ud-dev.conllu"],
@@ -18,5 +18,6 @@ TASK = TokenClassificationTask(
         subdirs=["ud_english_ewt", "UD_English-EWT"],
         hub=("universal_dependencies", "en_ewt")),
     reader=read_conllu, hub_reader=hub_rows, labels=list(UPOS_LABELS),
-    metric=pos_metrics, main_metric="accuracy")
+    metric=pos_metrics, main_metric="accuracy",
+    eval_splits=("validation", "test"))  # validation selects the model; test if present
 TASKS.register("pos", TASK, help=TASK.description)

@@ -32,14 +32,18 @@ def _hub_rows(ds):
 
 _patterns = {"train": ["train-en.tsv", "multinli_1.0_train.jsonl", "train.tsv"]}
 _patterns.update({f"validation.{lang}": [f"dev-{lang}.tsv"] for lang in XNLI_LANGUAGES})
+_patterns.update({f"test.{lang}": [f"test-{lang}.tsv"] for lang in XNLI_LANGUAGES})
+_LANGS = ["en"] + [lang for lang in XNLI_LANGUAGES if lang != "en"]
 TASK = SequenceClassificationTask(
     name="xnli",
-    description="XNLI 15-language NLI, accuracy per language (validation.<lang>); local XTREME "
-                "dev-<lang>.tsv[.gz] (train: MNLI train-en.tsv / train.tsv), hub facebook/xnli",
+    description="XNLI 15-language NLI, accuracy per language (validation.<lang>, test.<lang>); "
+                "local XTREME dev-<lang>.tsv / test-<lang>.tsv[.gz] (train: MNLI train-en.tsv / "
+                "train.tsv), hub facebook/xnli",
     source=DataSource(name="XNLI", patterns=_patterns, subdirs=["xnli", "mnli"],
                       hub=("facebook/xnli", "all_languages")),
     reader=_read, hub_reader=_hub_rows, labels=list(NLI_LABELS),
     metric=partial(glue_metrics, "xnli"), main_metric="accuracy",
-    eval_splits=tuple(f"validation.{lang}" for lang in ["en"] + [l for l in XNLI_LANGUAGES
-                                                                  if l != "en"]))
+    # validation.en selects the model; XTREME's test-<lang>.tsv are scored when present
+    eval_splits=tuple(f"validation.{lang}" for lang in _LANGS)
+    + tuple(f"test.{lang}" for lang in _LANGS))
 TASKS.register("xnli", TASK, help=TASK.description)

@@ -2,13 +2,75 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
+from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperCommand
+
+
+class SingleValueOptions(TyperCommand):
+    """Refuses a single-value option given twice (``--task pos --task ner``), which click would
+    otherwise settle silently by keeping the last one."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        single = {}
+        for param in self.params:
+            if param.param_type_name == "option" and not getattr(param, "multiple", False) \
+                    and not getattr(param, "is_flag", False) and not getattr(param, "count", 0):
+                for opt in param.opts + param.secondary_opts:
+                    single[opt] = param
+        given: dict[str, list[str]] = {}
+        i = 0
+        while i < len(args) and args[i] != "--":
+            name, eq, value = args[i].partition("=")
+            if name in single:
+                if not eq:
+                    value = args[i + 1] if i + 1 < len(args) else ""
+                    i += 1
+                given.setdefault(max(single[name].opts, key=len), []).append(value)
+            i += 1
+        for opt, values in given.items():
+            if len(values) > 1:
+                raise typer.BadParameter(
+                    f"given {len(values)} times ({', '.join(values)}); give it once (one model "
+                    "and one task per run: loop in the shell for more)", ctx=ctx,
+                    param_hint=f"'{opt}'")
+        return super().parse_args(ctx, args)
+
+
+def check_results_dir(results: str | None) -> None:
+    """``--results`` must be (or become) a folder: not a file, nor below one."""
+    from ..errors import ConfigError
+
+    if results is None:
+        return
+    path = Path(results).expanduser()
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ConfigError(f"--results {results}: {p} is a file, not a folder; give a "
+                                  "results folder (created if missing)")
+            return
+
+
+def resume_hint(exc: object) -> str:
+    """What to tell the user after Ctrl-C: the cell, its checkpoint and the command."""
+    command = "pixel-bench " + shlex.join(sys.argv[1:])
+    cell = getattr(exc, "cell", None)
+    if cell is None:
+        return f"interrupted; nothing was lost: run the same command again\n  {command}"
+    ckpt, step = getattr(exc, "checkpoint", None), getattr(exc, "step", None)
+    where = (f"it resumes from step {step} ({ckpt})" if ckpt is not None else
+             "no checkpoint was written yet, so it starts again")
+    return (f"interrupted: cell {cell} has no record yet and can be resumed; {where} when you "
+            f"run the same command again:\n  {command}")
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("run")
+    @app.command("run", cls=SingleValueOptions)
     def run(
         model: str = typer.Option(..., "--model", "-m", help="Model name (pixel-bench ls models) "
                                   "or text:<hub-id-or-dir>."),
@@ -23,10 +85,11 @@ def register(app: typer.Typer) -> None:
         seeds: Optional[List[int]] = typer.Option(None, "--seeds", help="Seeds, e.g. --seeds 1 "
                                                   "--seeds 2 (or --seeds 1 2 3)."),
         seed: Optional[int] = typer.Option(None, "--seed", help="A single seed (default 42)."),
-        max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override the "
-                                                "recipe's training steps."),
-        limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N "
-                                            "examples of each split."),
+        max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override "
+                                                "the recipe's training steps; 0 = evaluate "
+                                                "only (no training)."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first "
+                                            "N examples of each split."),
         results: Optional[str] = typer.Option(None, "--results", help="Results folder "
                                               "(default ./results or $PIXEL_BENCH_RESULTS)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Redo cells that already have "
@@ -39,7 +102,8 @@ def register(app: typer.Typer) -> None:
         extra: Optional[List[str]] = typer.Argument(None, hidden=True),
     ) -> None:
         """Fine-tune MODEL on TASK and write one result record per seed (cells with a record are
-        skipped; an interrupted cell resumes from its last checkpoint)."""
+        skipped; an interrupted cell resumes from its last complete checkpoint; --max-steps 0
+        only evaluates)."""
         import os
 
         from ..errors import ConfigError
@@ -58,13 +122,28 @@ def register(app: typer.Typer) -> None:
         if seed is not None:
             seed_list.append(seed)
         seed_list = list(dict.fromkeys(seed_list)) or [42]
+        for option, value, least in (("--limit", limit, 1), ("--max-steps", max_steps, 0),
+                                     ("--num-workers", num_workers, 1)):
+            if value is not None and value < least:
+                raise ConfigError(f"{option} {value}: must be >= {least}"
+                                  + (" (0 = evaluate only, no training)"
+                                     if option == "--max-steps" else ""))
+        overrides = parse_set(sets or [])
+        check_results_dir(results)
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-        outcomes = run_cells(model, task, seeds=seed_list, data_dir=data_dir,
-                             checkpoint=checkpoint, from_scratch=from_scratch,
-                             max_steps=max_steps, limit=limit, results=results,
-                             overwrite=overwrite, overrides=parse_set(sets or []),
-                             num_workers=num_workers, keep_checkpoints=keep_checkpoints)
+        try:
+            outcomes = run_cells(model, task, seeds=seed_list, data_dir=data_dir,
+                                 checkpoint=checkpoint, from_scratch=from_scratch,
+                                 max_steps=max_steps, limit=limit, results=results,
+                                 overwrite=overwrite, overrides=overrides,
+                                 num_workers=num_workers, keep_checkpoints=keep_checkpoints)
+        except KeyboardInterrupt as exc:
+            from rich.console import Console
+
+            Console(stderr=True).print(resume_hint(exc), highlight=False, markup=False,
+                                       soft_wrap=True)  # keep the command copyable
+            raise typer.Exit(130) from None
         from rich.console import Console
         from rich.table import Table
 
@@ -80,8 +159,12 @@ def register(app: typer.Typer) -> None:
             for i, (split, m) in enumerate(r.metrics.items()):
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in m.items()
                                   if not k.startswith("strict_") or k == "strict_f1")
+                steps = ("0 (evaluate only)" if r.train.get("evaluate_only")
+                         else str(r.train.get("steps")))
+                if split == r.config.get("model_selection_split"):
+                    split += " (selection)"
                 table.add_row(str(o.seed) if i == 0 else "", o.status if i == 0 else "", split,
-                              shown, str(r.train.get("steps")) if i == 0 else "",
+                              shown, steps if i == 0 else "",
                               str(o.record_path) if i == 0 else "")
         console = Console()
         console.print(table)

@@ -11,6 +11,7 @@ The helpers here are shared with PixelGPT's text and pair modes.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -20,6 +21,8 @@ from ..errors import CheckpointError, ConfigError, DataError
 
 if TYPE_CHECKING:
     import torch
+
+logger = logging.getLogger("pixel_bench.text_baseline")
 
 AUTO_CLASSES = {
     "sequence_classification": "AutoModelForSequenceClassification",
@@ -175,10 +178,17 @@ def collate_tokens(features: list[dict[str, np.ndarray]], pad_token_id: int,
 def build_text_model(name_or_dir: str | Path, kind: str, num_labels: int, *,
                      from_scratch: bool = False, pad_token_id: int | None = None,
                      id2label: dict[int, str] | None = None, problem_type: str | None = None,
-                     dropout: float | None = None, config: Any = None) -> "torch.nn.Module":
+                     dropout: float | None = None, config: Any = None,
+                     allow_mismatched: bool = False) -> "torch.nn.Module":
     """``AutoModelFor<kind>`` from a hub id or directory (or a config object when
-    ``config`` is given, always from scratch). A new task head is initialised; mismatched head
-    sizes from an earlier fine-tuning are re-initialised (``ignore_mismatched_sizes``)."""
+    ``config`` is given, always from scratch).
+
+    Only the task head (and a BERT-style pooler, which only the head uses) may be newly
+    initialised (absent from the checkpoint, or with another shape, e.g. a head fine-tuned for
+    another label count). Any other weight the checkpoint does
+    not provide is a CheckpointError unless ``allow_mismatched`` (recipe key
+    ``allow_mismatched_weights``); either way the model's ``pixel_bench_newly_initialized``
+    lists every newly initialised weight, for the record."""
     import transformers
 
     if kind not in AUTO_CLASSES:
@@ -212,13 +222,36 @@ def build_text_model(name_or_dir: str | Path, kind: str, num_labels: int, *,
                 setattr(config, attr, dropout)
     try:
         if from_scratch:
-            return auto.from_config(config)
-        return auto.from_pretrained(str(name_or_dir), config=config,
-                                    ignore_mismatched_sizes=True)
+            model = auto.from_config(config)
+            model.pixel_bench_newly_initialized = ["(all: random init)"]
+            return model
+        # ignore_mismatched_sizes lets a differently sized head load; what was re-initialised
+        # is checked below
+        model, info = auto.from_pretrained(str(name_or_dir), config=config,
+                                           ignore_mismatched_sizes=True,
+                                           output_loading_info=True)
     except ValueError as exc:  # no head class for this architecture
         raise ConfigError(f"{name_or_dir}: {exc}") from None
     except OSError as exc:
         raise CheckpointError(f"cannot load weights from {name_or_dir}: {exc}") from None
+    new = sorted(set(info.get("missing_keys") or ()) |
+                 {m[0] for m in info.get("mismatched_keys") or ()})
+    prefix = getattr(model, "base_model_prefix", "") or ""
+    # the pooler (BERT-style) feeds only the classification head, and MLM-only checkpoints do
+    # not have it: it counts as part of the head
+    body = [k for k in new if prefix and (k == prefix or k.startswith(prefix + "."))
+            and not k.startswith(f"{prefix}.pooler.")]
+    if body:
+        shown = ", ".join(body[:5]) + (f" and {len(body) - 5} more" if len(body) > 5 else "")
+        if not allow_mismatched:
+            raise CheckpointError(
+                f"{name_or_dir}: {len(body)} weight(s) outside the task head are missing from "
+                f"the checkpoint or have another shape ({shown}); they would be randomly "
+                "initialised. Check the checkpoint, or accept it with --set "
+                "allow_mismatched_weights=true (the record lists them)")
+        logger.warning("%s: newly initialised outside the task head: %s", name_or_dir, shown)
+    model.pixel_bench_newly_initialized = new
+    return model
 
 
 # --------------------------------------------------------------------------------------------

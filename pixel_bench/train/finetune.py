@@ -1,15 +1,15 @@
 """The one fine-tuning loop: transformers' Trainer with early stopping on the task's main metric.
 
 Checkpoints go to ``<cell>/checkpoints``; a run that finds a ``checkpoint-*`` there resumes from
-the last one (optimizer, scheduler, RNG and data order included), so Ctrl-C or a killed job
-loses at most ``eval_steps`` steps.
+the newest *complete* one (optimizer, scheduler, RNG and data order included; see
+:mod:`pixel_bench.train.checkpoints`), so Ctrl-C or a killed job loses at most ``eval_steps``
+steps. ``max_steps == 0`` skips training: :func:`evaluate_only` gives a Trainer that only
+predicts.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,24 +37,24 @@ class FinetuneResult:
     precision: str = "fp32"
     log_history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    evaluate_only: bool = False
+    train_loss_steps: int = 0  # optimizer steps train_loss averages over
+    skipped_checkpoints: list[dict[str, Any]] = field(default_factory=list)
 
 
-def last_checkpoint(directory: Path) -> Path | None:
-    if not directory.is_dir():
-        return None
-    cks = [p for p in directory.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)
-           and any(p.iterdir())]
-    return max(cks, key=lambda p: int(p.name.split("-")[1])) if cks else None
-
-
-def pick_precision(requested: str = "auto") -> str:
-    """bf16 where the GPU has it, else fp16 on GPU; fp32 on CPU (``auto``)."""
+def pick_precision(requested: str = "auto", bf16: bool = False) -> str:
+    """bf16 where the GPU has it, else fp16 on GPU; fp32 on CPU (``auto``). ``bf16``: the
+    original recipe's flag; a GPU without bf16 says so and uses fp16."""
     import torch
 
     if requested != "auto":
         return requested
     if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        if torch.cuda.is_bf16_supported():
+            return "bf16"
+        if bf16:
+            logger.warning("the recipe trains in bf16 but this GPU has no bf16; using fp16")
+        return "fp16"
     return "fp32"
 
 
@@ -65,7 +65,7 @@ def training_arguments(recipe: dict[str, Any], output_dir: Path, seed: int, main
 
     max_steps = int(recipe["max_steps"])
     eval_steps = max(1, min(int(recipe.get("eval_steps") or max_steps), max_steps))
-    precision = pick_precision(str(recipe.get("precision", "auto")))
+    precision = pick_precision(str(recipe.get("precision") or "auto"), bool(recipe.get("bf16")))
     kwargs: dict[str, Any] = {k: recipe[k] for k in _DIRECT if recipe.get(k) is not None}
     kwargs.setdefault("per_device_eval_batch_size", kwargs.get("per_device_train_batch_size", 8))
     kwargs.setdefault("save_total_limit", 2)
@@ -86,74 +86,73 @@ def training_arguments(recipe: dict[str, Any], output_dir: Path, seed: int, main
         **kwargs), precision
 
 
-def _progress_callback():
-    """A rich progress bar on a TTY; plain log lines otherwise."""
+def _log_at_saves():
+    """Log the running training loss at every checkpoint, so each checkpoint's log history
+    covers every step up to it (the whole-run train_loss after a resume is built from it)."""
     from transformers import TrainerCallback
 
-    class Progress(TrainerCallback):
-        def __init__(self) -> None:
-            self.progress = None
-            self.task = None
-            self.tty = sys.stderr.isatty()
-
-        def on_train_begin(self, args, state, control, **kw):
-            if self.tty:
-                from rich.progress import (BarColumn, MofNCompleteColumn, Progress as P,
-                                           TextColumn, TimeElapsedColumn, TimeRemainingColumn)
-
-                self.progress = P(TextColumn("fine-tuning"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), TimeRemainingColumn(),
-                                  TextColumn("{task.fields[info]}"), transient=True)
-                self.progress.start()
-                self.task = self.progress.add_task("train", total=state.max_steps,
-                                                   completed=state.global_step, info="")
-
+    class LogAtSaves(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
-            if self.progress is not None:
-                self.progress.update(self.task, completed=state.global_step)
+            if control.should_save:
+                control.should_log = True
 
-        def on_log(self, args, state, control, logs=None, **kw):
-            logs = logs or {}
-            msg = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                           for k, v in logs.items())
-            if self.progress is not None:
-                self.progress.update(self.task, info=msg[:80])
-                if any(k.startswith("eval_") for k in logs):
-                    self.progress.console.print(f"step {state.global_step}: {msg}")
-            else:
-                print(f"[pixel-bench] step {state.global_step}/{state.max_steps}: {msg}",
-                      file=sys.stderr, flush=True)
+    return LogAtSaves()
 
-        def on_train_end(self, args, state, control, **kw):
-            if self.progress is not None:
-                self.progress.stop()
-                self.progress = None
 
-    return Progress()
+def whole_run_train_loss(log_history: list[dict[str, Any]], resumed_step: int | None,
+                         global_step: int, this_run_loss: float | None
+                         ) -> tuple[float | None, int]:
+    """(mean training loss over every step of the run, steps it covers).
+
+    The Trainer's ``training_loss`` averages only the steps of the current ``train()`` call. The
+    steps before a resume come from the checkpoint's log history: each ``loss`` entry is the
+    mean over the steps since the previous one, so it is weighted by that step count."""
+    if this_run_loss is None:
+        return None, 0
+    start = int(resumed_step or 0)
+    total = float(this_run_loss) * (global_step - start)
+    covered = previous = 0
+    for entry in log_history:
+        step = int(entry.get("step", 0))
+        if "loss" in entry and previous < step <= start:
+            total += float(entry["loss"]) * (step - previous)
+            covered += step - previous
+            previous = step
+    if covered < start:  # a checkpoint whose last steps were never logged
+        logger.warning("train_loss covers steps %d-%d and only %d of the %d steps before the "
+                       "resume (not logged)", start + 1, global_step, covered, start)
+    steps = global_step - start + covered
+    return (total / steps if steps else None), steps
 
 
 def finetune(model: Any, train_dataset: Any, eval_dataset: Any, collate: Callable,
              compute_metrics: Callable | None, recipe: dict[str, Any], output_dir: Path,
              seed: int, main_metric: str, greater_is_better: bool, label_names: list[str],
              callbacks: list[Any] | None = None) -> FinetuneResult:
-    """Train ``model``; resume from the last checkpoint in ``output_dir`` if there is one."""
+    """Train ``model``; resume from the newest complete checkpoint in ``output_dir``."""
     from transformers import EarlyStoppingCallback, Trainer
 
+    from .checkpoints import complete_checkpoints_trainer, newest_complete_checkpoint
+    from .progress import progress_callback
+
+    if int(recipe["max_steps"]) < 1:
+        raise ValueError("finetune needs max_steps >= 1; use evaluate_only for 0")
     has_eval = eval_dataset is not None and compute_metrics is not None
     args, precision = training_arguments(recipe, output_dir, seed, main_metric,
                                          greater_is_better, label_names, has_eval)
-    cbs = [_progress_callback()]
+    cbs = [progress_callback(), _log_at_saves()]
     patience = recipe.get("early_stopping_patience")
     if has_eval and patience:
         cbs.append(EarlyStoppingCallback(early_stopping_patience=int(patience)))
     cbs.extend(callbacks or [])
-    trainer = Trainer(model=model, args=args, data_collator=collate,
-                      train_dataset=train_dataset, eval_dataset=eval_dataset if has_eval else None,
-                      compute_metrics=compute_metrics, callbacks=cbs)
+    trainer = complete_checkpoints_trainer(Trainer)(
+        model=model, args=args, data_collator=collate, train_dataset=train_dataset,
+        eval_dataset=eval_dataset if has_eval else None, compute_metrics=compute_metrics,
+        callbacks=cbs)
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # our progress callback prints the logs once
-    resume = last_checkpoint(output_dir)
+    resume, skipped = newest_complete_checkpoint(output_dir)
     resumed_step = int(resume.name.split("-")[1]) if resume is not None else None
     if resume is not None:
         logger.info("resuming from %s", resume)
@@ -164,9 +163,40 @@ def finetune(model: Any, train_dataset: Any, eval_dataset: Any, collate: Callabl
     best_step = None
     if state.best_model_checkpoint:
         best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1])
+    loss, loss_steps = whole_run_train_loss(list(state.log_history), resumed_step,
+                                            int(state.global_step), out.training_loss)
     return FinetuneResult(
         model=trainer.model, trainer=trainer, steps=int(state.global_step), best_step=best_step,
         best_metric=state.best_metric, resumed_from_step=resumed_step,
         early_stopped=int(state.global_step) < int(args.max_steps),
-        train_loss=float(out.training_loss) if out.training_loss is not None else None,
-        precision=precision, log_history=list(state.log_history), seconds=seconds)
+        train_loss=loss, train_loss_steps=loss_steps,
+        precision=precision, log_history=list(state.log_history), seconds=seconds,
+        skipped_checkpoints=skipped)
+
+
+def evaluate_only(model: Any, collate: Callable, recipe: dict[str, Any], output_dir: Path,
+                  seed: int, label_names: list[str], callbacks: list[Any] | None = None,
+                  trainer_class: type | None = None) -> FinetuneResult:
+    """No training (``max_steps: 0``): a Trainer around ``model`` as it is (pretrained,
+    checkpoint or random init) for ``trainer.predict``. ``trainer_class`` lets a task family
+    (e.g. generative evaluation) bring its own prediction step."""
+    import torch
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
+
+    from .progress import progress_callback
+
+    precision = pick_precision(str(recipe.get("precision") or "auto"), bool(recipe.get("bf16")))
+    batch = recipe.get("per_device_eval_batch_size") or recipe.get(
+        "per_device_train_batch_size") or 8
+    args = TrainingArguments(
+        output_dir=str(output_dir), per_device_eval_batch_size=int(batch), seed=seed,
+        label_names=label_names, bf16=precision == "bf16", fp16=precision == "fp16",
+        use_cpu=not torch.cuda.is_available(), report_to="none", remove_unused_columns=False,
+        disable_tqdm=True, save_strategy="no", eval_strategy="no",
+        dataloader_num_workers=int(recipe.get("dataloader_num_workers") or 0))
+    trainer = (trainer_class or Trainer)(model=model, args=args, data_collator=collate,
+                                         callbacks=[progress_callback(), *(callbacks or [])])
+    trainer.remove_callback(PrinterCallback)
+    return FinetuneResult(model=trainer.model, trainer=trainer, steps=0, precision=precision,
+                          evaluate_only=True)

@@ -37,3 +37,85 @@ def test_family_blocks_and_cli() -> None:
             squad["learning_rate"]) == (400, 160, 128, 7e-5)
     with pytest.raises(ConfigError, match="key=value"):
         parse_set(["learning_rate"])
+
+
+# -- the recipe key table: every shipped key declared, values typed, typos caught ---------------
+def test_every_shipped_recipe_key_is_declared_and_typed() -> None:
+    import yaml
+
+    from pixel_bench.paths import builtin_dir
+    from pixel_bench.recipe_keys import FAMILIES, RECIPE_KEYS, check_block
+
+    files = sorted((builtin_dir("tasks") / "recipes").glob("*.yaml"))
+    assert len(files) >= 13
+    seen: set[str] = set()
+    for path in files:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for block, values in data.items():
+            assert block == "defaults" or block in FAMILIES, (path.name, block)
+            check_block(values or {}, f"{path.name}:{block}")  # raises on a bad key or type
+            seen.update(values or {})
+    assert seen <= set(RECIPE_KEYS)
+
+
+def test_recipe_key_table_matches_what_the_code_reads() -> None:
+    """Keys the code reads (recipe.get("k") / recipe["k"]) and TrainingArguments' direct keys
+    are all declared, and the scheduler choices are transformers' own."""
+    import re
+
+    from transformers.trainer_utils import SchedulerType
+
+    from pixel_bench.paths import REPO_ROOT
+    from pixel_bench.recipe_keys import RECIPE_KEYS, SCHEDULERS
+    from pixel_bench.train.finetune import _DIRECT
+
+    read: set[str] = set(_DIRECT)
+    for py in list((REPO_ROOT / "pixel_bench").rglob("*.py")) + list(
+            (REPO_ROOT / "models").glob("*.py")):
+        read.update(re.findall(r"recipe(?:\.get\(|\[)\"([a-z_0-9]+)\"", py.read_text()))
+    read.discard("renderer_note")  # written by the runner, not a setting
+    assert read <= set(RECIPE_KEYS), sorted(read - set(RECIPE_KEYS))
+    assert set(SCHEDULERS) <= {s.value for s in SchedulerType}
+
+
+@pytest.mark.parametrize("item,message", [
+    ("learning_rate=abc", r"--set learning_rate=abc: learning_rate='abc' is not a number"),
+    ("learing_rate=1e-4", r"unknown recipe key 'learing_rate'\. Did you mean 'learning_rate'"),
+    ("max_steps=-5", r"max_steps=-5 must be >= 0"),
+    ("max_steps=2.5", r"max_steps=2\.5 must be an integer"),
+    ("per_device_train_batch_size=0", r"must be >= 1"),
+    ("pooler_add_layer_norm=1", r"must be true or false"),
+    ("learning_rate=nan", r"must be a finite number"),
+    ("learning_rate=true", r"not a boolean"),
+    ("lr_scheduler_type=cosin", r"is not one of .*did you mean 'cosine'"),
+    ("pooling=avg", r"does not match"),
+    ("dropout=2", r"must be <= 1"),
+    ("learning_rate=null", r"may not be null"),
+])
+def test_set_values_are_checked(item: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_set([item])
+
+
+def test_set_values_are_converted() -> None:
+    out = parse_set(["max_steps=1e3", "learning_rate=1e-4", "eval_steps=null", "pooling=pma8",
+                     "train_split=validation.en", "precision=fp32"])
+    assert out == {"max_steps": 1000, "learning_rate": 1e-4, "eval_steps": None,
+                   "pooling": "pma8", "train_split": "validation.en", "precision": "fp32"}
+    assert isinstance(out["max_steps"], int)
+
+
+def test_recipe_files_are_checked(tmp_path) -> None:
+    rte = TASKS.get("rte")
+    (tmp_path / "rte.yaml").write_text("defaults:\n  learning_rate: fast\n")
+    with pytest.raises(ConfigError, match=r"rte\.yaml: block 'defaults': learning_rate='fast'"):
+        load_recipe(rte, "pixel", recipe_dir=tmp_path)
+    (tmp_path / "rte.yaml").write_text("defaults:\n  warmup_step: 10\n")
+    with pytest.raises(ConfigError, match=r"unknown recipe key 'warmup_step'.*'warmup_steps'"):
+        load_recipe(rte, "pixel", recipe_dir=tmp_path)
+    (tmp_path / "rte.yaml").write_text("defaults: {}\npixle:\n  max_steps: 10\n")
+    with pytest.raises(ConfigError, match=r"unknown block 'pixle' \(did you mean 'pixel'"):
+        load_recipe(rte, "pixel", recipe_dir=tmp_path)
+    # the library path (runner.run puts --max-steps into the overrides) is checked too
+    with pytest.raises(ConfigError, match=r"max_steps=-5 must be >= 0"):
+        load_recipe(rte, "pixel", {"max_steps": -5})
