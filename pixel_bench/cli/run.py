@@ -30,7 +30,10 @@ def register(app: typer.Typer) -> None:
         results: Optional[str] = typer.Option(None, "--results", help="Results folder "
                                               "(default ./results or $PIXEL_BENCH_RESULTS)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Redo cells that already have "
-                                       "a record."),
+                                       "a record, also of a different experiment (which is "
+                                       "otherwise refused)."),
+        wait: bool = typer.Option(False, "--wait", help="If another run is working on a cell, "
+                                  "wait for it instead of stopping."),
         sets: Optional[List[str]] = typer.Option(None, "--set", help="Recipe override key=value "
                                                  "(repeatable), e.g. --set learning_rate=1e-4."),
         num_workers: int = typer.Option(1, "--num-workers", help="Rendering processes."),
@@ -38,8 +41,9 @@ def register(app: typer.Typer) -> None:
                                               "Trainer checkpoints after the record is written."),
         extra: Optional[List[str]] = typer.Argument(None, hidden=True),
     ) -> None:
-        """Fine-tune MODEL on TASK and write one result record per seed (cells with a record are
-        skipped; an interrupted cell resumes from its last checkpoint)."""
+        """Fine-tune MODEL on TASK and write one result record per seed (a cell with an identical
+        record is skipped, one with a different experiment's record refused; an interrupted cell
+        resumes from its last checkpoint)."""
         import os
 
         from ..errors import ConfigError
@@ -61,7 +65,8 @@ def register(app: typer.Typer) -> None:
                              checkpoint=checkpoint, from_scratch=from_scratch,
                              max_steps=max_steps, limit=limit, results=results,
                              overwrite=overwrite, overrides=parse_set(sets or []),
-                             num_workers=num_workers, keep_checkpoints=keep_checkpoints)
+                             num_workers=num_workers, keep_checkpoints=keep_checkpoints,
+                             wait=wait)
         from rich.console import Console
         from rich.table import Table
 
@@ -70,8 +75,7 @@ def register(app: typer.Typer) -> None:
             table.add_column(col)
         for o in outcomes:
             if o.record is None:
-                table.add_row(str(o.seed), "skipped (has a record; --overwrite redoes it)", "", "",
-                              "", str(o.record_path))
+                table.add_row(str(o.seed), o.note or o.status, "", "", "", str(o.record_path))
                 continue
             r = o.record
             for i, (split, m) in enumerate(r.metrics.items()):
@@ -80,4 +84,8 @@ def register(app: typer.Typer) -> None:
                 table.add_row(str(o.seed) if i == 0 else "", o.status if i == 0 else "", split,
                               shown, str(r.train.get("steps")) if i == 0 else "",
                               str(o.record_path) if i == 0 else "")
-        Console().print(table)
+        console = Console()
+        console.print(table)
+        for o in outcomes:  # what --overwrite replaced, a corrupt record set aside, a resume
+            if o.record is not None and o.note:
+                console.print(f"seed {o.seed}: {o.note}", highlight=False, markup=False)
