@@ -248,26 +248,31 @@ def make_identity(fields: dict[str, Any], nonstandard: dict[str, Any]) -> dict[s
 
 
 # -- records written before identities (best-effort comparison) -----------------------------
+LEGACY_CHEAP = ("config", "model_info")  # compared before prepare(); "provenance" after
+
+
 def _legacy_view_of(record: ResultRecord) -> dict[str, Any]:
+    """What an old record says about its inputs, keyed by its own JSON paths."""
     config, info, prov = record.config or {}, record.model_info or {}, record.provenance or {}
     data = prov.get("data") if isinstance(prov.get("data"), dict) else {}
     renderer = prov.get("renderer") if isinstance(prov.get("renderer"), dict) else {}
-    return {"cheap": {"limit": config.get("limit"),
-                      "overrides": config.get("cli_overrides") or {},
-                      "weights": info.get("weights"), "checkpoint": info.get("checkpoint")},
-            "prepared": {"data": {s: (d or {}).get("fingerprint") for s, d in data.items()
-                                  if isinstance(d, dict)},
-                         "renderer_fingerprint": renderer.get("fingerprint")}}
+    return {"config": {"limit": config.get("limit"),
+                       "cli_overrides": config.get("cli_overrides") or {}},
+            "model_info": {"weights": info.get("weights"), "checkpoint": info.get("checkpoint")},
+            "provenance": {"data": {s: {"fingerprint": d.get("fingerprint")}
+                                    for s, d in data.items() if isinstance(d, dict)},
+                           "renderer": {"fingerprint": renderer.get("fingerprint")}}}
 
 
 def _legacy_view(request: Request, prep: Any | None) -> dict[str, Any]:
-    view: dict[str, Any] = {"cheap": {"limit": request.limit, "overrides": request.overrides,
-                                      "weights": request.weights_how,
-                                      "checkpoint": request.checkpoint}}
+    """The same view of the run being asked for (provenance only once prepared)."""
+    view: dict[str, Any] = {
+        "config": {"limit": request.limit, "cli_overrides": request.overrides},
+        "model_info": {"weights": request.weights_how, "checkpoint": request.checkpoint}}
     if prep is not None:
-        view["prepared"] = {
-            "data": {s: e.data_fingerprint for s, e in prep.splits.items()},
-            "renderer_fingerprint": (prep.render_info or {}).get("fingerprint")}
+        view["provenance"] = {
+            "data": {s: {"fingerprint": e.data_fingerprint} for s, e in prep.splits.items()},
+            "renderer": {"fingerprint": (prep.render_info or {}).get("fingerprint")}}
     return view
 
 
@@ -297,6 +302,9 @@ def diff_fields(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any
 
 
 def _short(value: Any, width: int = 48) -> str:
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef"
+                                                            for c in value):
+        return value[:12] + "..."  # a sha256: its head tells two apart
     text = value if value == _ABSENT else canonical_json(value)
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -379,8 +387,8 @@ class Plan:
             if stored is None:
                 continue
             if cell.legacy:
-                cell.diffs = diff_fields(stored["cheap"], _legacy_view(self.request,
-                                                                        None)["cheap"])
+                cell.diffs = diff_fields({k: stored[k] for k in LEGACY_CHEAP},
+                                         _legacy_view(self.request, None))
             else:
                 new = self.request.cheap_fields(cell.seed)
                 cell.diffs = diff_fields({k: stored["fields"].get(k, _ABSENT)
@@ -403,8 +411,7 @@ class Plan:
             if stored is None:
                 continue
             if cell.legacy:
-                view = _legacy_view(self.request, prep)
-                cell.diffs = diff_fields({**stored}, view)
+                cell.diffs = diff_fields(stored, _legacy_view(self.request, prep))
             else:
                 cell.diffs = diff_fields(stored["fields"], fields)
         self._refuse_if_conflicts()

@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
             table.add_column(col)
         for o in outcomes:
             if o.record is None:
-                table.add_row(str(o.seed), o.note or o.status, "", "", "", str(o.record_path))
+                table.add_row(str(o.seed), o.status, "", "", "", str(o.record_path))
                 continue
             r = o.record
             for i, (split, m) in enumerate(r.metrics.items()):
@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
                               str(o.record_path) if i == 0 else "")
         console = Console()
         console.print(table)
-        for o in outcomes:  # what --overwrite replaced, a corrupt record set aside, a resume
-            if o.record is not None and o.note:
-                console.print(f"seed {o.seed}: {o.note}", highlight=False, markup=False)
+        for o in outcomes:  # why skipped, what --overwrite replaced, a corrupt record set aside
+            if o.note:
+                console.print(f"seed {o.seed}: {o.note}", highlight=False, markup=False,
+                              soft_wrap=True)
