@@ -52,11 +52,11 @@ def holder_pid(path: Path) -> int | None:
 
 def acquire(path: str | Path, busy: Callable[[int | None], str], wait: bool = False,
             on_wait: Callable[[int | None], None] | None = None,
-            remove_on_release: bool = False) -> DirLock:
+            remove_on_release: bool = False, error: type[Exception] = BusyError) -> DirLock:
     """Take the lock file ``path`` (created with its folder if missing).
 
-    Held by another process: raise :class:`BusyError` with ``busy(holder_pid)`` as the message,
-    or with ``wait`` call ``on_wait(holder_pid)`` and block until it is free.
+    Held by another process: raise ``error`` (:class:`BusyError`) with ``busy(holder_pid)`` as
+    the message, or with ``wait`` call ``on_wait(holder_pid)`` and block until it is free.
     ``remove_on_release`` deletes the lock file on release (safe: see :class:`DirLock`).
     """
     path = Path(path)
@@ -72,7 +72,7 @@ def acquire(path: str | Path, busy: Callable[[int | None], str], wait: bool = Fa
             except BlockingIOError:
                 pid = holder_pid(path)
                 if not wait:
-                    raise BusyError(busy(pid)) from None
+                    raise error(busy(pid)) from None
                 if on_wait is not None:
                     on_wait(pid)
                 fcntl.flock(fd, fcntl.LOCK_EX)
