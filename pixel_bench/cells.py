@@ -568,8 +568,8 @@ def nonstandard_of(record: ResultRecord) -> dict[str, Any]:
     """How a record's run deviates from the task's standard setup: ``limit``, ``overrides``
     ({key: {"recipe": value or None when unknown, "used": value}}), ``from_scratch``. {} for a
     standard run. Old records (no identity) are judged by ``config.limit``,
-    ``config.cli_overrides`` (every one counts, the recipe value is unknown) and
-    ``model_info.weights``."""
+    ``config.cli_overrides`` (compared with today's recipe file: a value equal to it is no
+    deviation) and ``model_info.weights``."""
     ident = record.identity if isinstance(record.identity, dict) else {}
     if isinstance(ident.get("nonstandard"), dict):
         return ident["nonstandard"]
@@ -580,10 +580,42 @@ def nonstandard_of(record: ResultRecord) -> dict[str, Any]:
         out["limit"] = config["limit"]
     overrides = config.get("cli_overrides")
     if isinstance(overrides, dict) and overrides:
-        out["overrides"] = {k: {"recipe": None, "used": v} for k, v in sorted(overrides.items())}
+        recipe = _recipe_file(str(record.task), str(info.get("family") or ""))
+        changed = {k: {"recipe": recipe.get(k), "used": v} for k, v in sorted(overrides.items())
+                   if k not in recipe or canonical_json(recipe[k]) != canonical_json(v)}
+        if changed:
+            out["overrides"] = changed
     if str(info.get("weights", "")).endswith("(--from-scratch)") and info.get("size") != "tiny":
         out["from_scratch"] = True
     return out
+
+
+_RECIPES: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _recipe_file(task: str, family: str) -> dict[str, Any]:
+    """``defaults`` <- ``<family>`` of the built-in ``tasks/recipes/<task>.yaml`` as it is today
+    ({} when there is none or it cannot be read), plus the run loop's own fallbacks."""
+    if (task, family) not in _RECIPES:
+        import yaml
+
+        from .paths import builtin_dir
+
+        out: dict[str, Any] = {}
+        try:
+            data = yaml.safe_load((builtin_dir("tasks") / "recipes" / f"{task}.yaml")
+                                  .read_text(encoding="utf-8")) or {}
+            for block in ("defaults", family):
+                values = data.get(block) if isinstance(data, dict) else None
+                if isinstance(values, dict):
+                    out.update(values)
+            out.setdefault("max_steps", 1000)  # as runner.load_recipe
+            out.setdefault("learning_rate", 5e-5)
+            out.setdefault("per_device_train_batch_size", 8)
+        except (OSError, yaml.YAMLError):
+            out = {}
+        _RECIPES[(task, family)] = out
+    return _RECIPES[(task, family)]
 
 
 def describe_nonstandard(dev: dict[str, Any]) -> str:

@@ -83,10 +83,13 @@ def test_nonstandard_of_new_and_old_records() -> None:
         "limit": 500, "overrides": {"max_steps": {"recipe": 1000, "used": 50}}}})
     assert cells.describe_nonstandard(cells.nonstandard_of(new)) == \
         "limit 500; max_steps=50 (recipe 1000)"
-    old = _record(config={"limit": None, "cli_overrides": {"dropout": 0, "learning_rate": 1e-3}},
-                  model_info={"weights": "random init (--from-scratch)", "size": "base"})
+    # before identities: overrides compared with today's recipe file (pos.yaml, pixel block)
+    old = _record(config={"limit": None, "cli_overrides": {"dropout": 0, "learning_rate": 1e-3,
+                                                           "max_seq_length": 256, "x": 1}},
+                  model_info={"weights": "random init (--from-scratch)", "size": "base",
+                              "family": "pixel"})
     assert cells.describe_nonstandard(cells.nonstandard_of(old)) == \
-        "from scratch; dropout=0; learning_rate=0.001"
+        "from scratch; dropout=0 (recipe 0.1); learning_rate=0.001 (recipe 5e-05); x=1"
     tiny = _record(config={"limit": None, "cli_overrides": {}},
                    model_info={"weights": "random init (--from-scratch)", "size": "tiny"})
     assert cells.nonstandard_of(tiny) == {}  # a tiny model has nothing but random init
