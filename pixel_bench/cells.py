@@ -328,10 +328,6 @@ class Cell:
     note: str = ""  # what happened to the cell, for the user
     identity: dict[str, Any] | None = None
 
-    @property
-    def label(self) -> str:
-        return str(self.path)
-
 
 def inspect_cell(results: Path, model: str, task: str, seed: int, main: bool = True) -> Cell:
     """Read what a cell holds. A corrupt or foreign record.json is reported (warning naming the
@@ -394,10 +390,6 @@ class Plan:
                 cell.diffs = diff_fields({k: stored["fields"].get(k, _ABSENT)
                                           for k in CHEAP_KEYS}, new)
         self._refuse_if_conflicts()
-
-    @property
-    def needs_prepare(self) -> bool:
-        return bool(self.cells)  # to run a cell, or to verify a stored identity on data
 
     # -- after prepare() ---------------------------------------------------------------------
     def resolve(self, prep: Any) -> None:
@@ -539,7 +531,7 @@ def lock_cells(results: Path, model: str, task: str, seeds: Sequence[int], wait:
         return say
 
     try:
-        for seed in seeds:
+        for seed in sorted(set(seeds)):  # one order for everyone: two --wait runs never deadlock
             cell = record_dir(results, model, task, seed)
             held.append(acquire(cell / LOCK_FILE, busy(cell), wait=wait, on_wait=waiting(cell),
                                 remove_on_release=True))
