@@ -185,6 +185,7 @@ def build_table(results: Results, layout: Layout, models: list[str] | None = Non
         row.attributes = attributes(model, tag)
         rows.append(row)
     rows = _order_rows(rows, results.records, layout, models)
+    ns_legend = _number_marks_in_reading_order(rows, value_cols, ns_legend)
     task_bases = {} if split else _task_bases(scope)
     column_splits = {c.key: (split or task_bases.get(c.task, "")) +
                      (".*" if c.average_of else c.suffix) for c in value_cols}
@@ -285,6 +286,28 @@ def _nonstandard_tags(scope: pd.DataFrame) -> tuple[pd.Series, list[tuple[str, s
         tags.at[idx] = " ".join(p for p in (tags.at[idx], marks[scope.at[idx, "nonstandard"]])
                                 if p)
     return tags, [(marks[d], d) for d in setups]
+
+
+def _number_marks_in_reading_order(rows: list[Row], value_cols: list[Column],
+                                   legend: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Renumber "†k" marks so they read †1, †2, ... from the first row and column on (they
+    were numbered by description to build the rows); returns the legend in that order."""
+    if len(legend) < 2:
+        return legend
+    seen: list[str] = []
+    for row in rows:
+        for mark in [*row.tag.split(" "), *(row.cells[c.key].mark for c in value_cols)]:
+            if mark.startswith("†") and mark not in seen:
+                seen.append(mark)
+    seen += [m for m, _d in legend if m not in seen]
+    new = {old: f"†{i}" for i, old in enumerate(seen, 1)}
+    for row in rows:
+        row.tag = " ".join(new.get(part, part) for part in row.tag.split(" "))
+        for cell in row.cells.values():
+            if cell.mark in new:
+                cell.mark = new[cell.mark]
+    meaning = dict(legend)
+    return [(new[old], meaning[old]) for old in seen]
 
 
 def _version_tag(version: str) -> str:

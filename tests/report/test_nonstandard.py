@@ -113,3 +113,16 @@ def test_what_counts_as_non_standard(tmp_path: Path) -> None:
     frame = load_results(root).records.set_index("model")["nonstandard"]
     # tiny models have no pretrained weights: random init is their standard
     assert frame.to_dict() == {"tiny": "", "base": "from scratch", "same": ""}
+
+
+def test_marks_are_numbered_in_reading_order(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    write_record(make_record("m", "pos", 1, {"validation": {"accuracy": 0.5}}, "accuracy",
+                             config={"cli_overrides": {"max_steps": 9}}), root)
+    write_record(make_record("m", "ner", 1, {"validation": {"f1": 0.5}}, "f1",
+                             config={"cli_overrides": {"dropout": 0}}), root)
+    table = build_table(load_results(root), get_layout("main"))
+    cells = table.rows[0].cells
+    assert (cells["pos"].mark, cells["ner"].mark) == ("†1", "†2")  # POS is the first column
+    assert [m for m, _d in table.nonstandard_legend] == ["†1", "†2"]
+    assert table.nonstandard_legend[0][1].startswith("max_steps=9")
