@@ -104,10 +104,10 @@ def figure(table: Table):
     counts = sorted(set(table.seed_counts()))
     seeds = (f"{counts[0]} seed{'s' if counts[0] != 1 else ''} per cell" if len(counts) == 1
              else f"{counts[0]}-{counts[-1]} seeds per cell" if counts else "no results")
-    marked = (" †: non-standard setup (a subset of the examples, changed recipe values or "
+    marked = ("\n†: non-standard setup (a subset of the examples, changed recipe values or "
               "random init; see the table notes)." if table.nonstandard_legend else "")
     fig.text(0.01, 0.005, f"Bars: mean over seeds ({seeds}); error bars: ± sample std where a "
              "cell has 2+ seeds; n/a: no result." + marked, fontsize=6.5, color="0.35",
              ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 if marked else 0.03, 1, 1))
     return fig
