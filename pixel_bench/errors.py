@@ -34,3 +34,11 @@ class SplitNotFoundError(DataError):
 
 class CheckpointError(PixelBenchError):
     """A checkpoint directory is missing files or does not match the model."""
+
+
+class BusyError(PixelBenchError):
+    """Another live process holds the lock of a result cell or run directory."""
+
+
+class CellConflictError(PixelBenchError):
+    """A result cell already holds the result of a different experiment (another identity)."""

@@ -41,6 +41,9 @@ class ResultRecord:
     counts: dict[str, int] = field(default_factory=dict)  # examples, truncated, words dropped
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     train: dict[str, Any] = field(default_factory=dict)  # steps, best step, early stopping
+    # what the result was computed from (pixel_bench.cells): {"scheme", "key", "fields",
+    # "nonstandard"}; {} in records written before identities existed ("unknown identity")
+    identity: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     # -- convenience -------------------------------------------------------------------------
@@ -64,6 +67,16 @@ class ResultRecord:
         if not isinstance(data["metrics"], dict) or not all(
                 isinstance(v, dict) for v in data["metrics"].values()):
             raise RecordError(f"{source}: 'metrics' must map split names to metric dicts")
+        seed = data["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise RecordError(f"{source}: 'seed' must be an integer, got {seed!r}")
+        for key in ("model", "task", "main_metric"):
+            if not isinstance(data[key], str):
+                raise RecordError(f"{source}: {key!r} must be a string, got {data[key]!r}")
+        for key in ("config", "model_info", "provenance", "counts", "timings", "train",
+                    "identity"):
+            if key in data and not isinstance(data[key], dict):
+                raise RecordError(f"{source}: {key!r} must be a JSON object")
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -76,12 +89,31 @@ def _safe(name: str) -> str:
     return name.replace("/", "__")
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux reports it (``/proc``); else
+    by the set-and-restore dance."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so a reader never sees a partial file (tmp file + rename)."""
+    """Write ``text`` to ``path`` so a reader never sees a partial file (tmp file + rename).
+
+    The file gets the mode a plain ``open(path, "w")`` would give (0666 minus the umask, e.g.
+    0644): ``mkstemp`` creates its file 0600, which would hide records from group members."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -115,8 +147,25 @@ def read_record(path: Path) -> ResultRecord:
     return ResultRecord.from_dict(data, source=str(path))
 
 
+def read_cell_record(results: Path, model: str, task: str, seed: int) -> ResultRecord | None:
+    """The record of one cell, validated; None when the cell has none. A file that is corrupt,
+    of an unknown schema or written for another cell raises :class:`RecordError`."""
+    path = record_dir(results, model, task, seed) / RECORD_FILE
+    if not path.exists():
+        return None
+    rec = read_record(path)
+    if (rec.model, rec.task, rec.seed) != (model, task, seed):
+        raise RecordError(f"{path}: holds the record of {rec.model} / {rec.task} / seed "
+                          f"{rec.seed}, not of this cell ({model} / {task} / seed {seed})")
+    return rec
+
+
 def has_record(results: Path, model: str, task: str, seed: int) -> bool:
-    return (record_dir(results, model, task, seed) / RECORD_FILE).is_file()
+    """True only for a readable, valid record of this very cell (a corrupt one does not count)."""
+    try:
+        return read_cell_record(results, model, task, seed) is not None
+    except RecordError:
+        return False
 
 
 def iter_records(results: Path) -> Iterator[tuple[Path, ResultRecord | RecordError]]:

@@ -2,9 +2,10 @@
 
 This is the only module that knows the stage order. Each cell (model, task, seed) lives in
 ``<results>/<model>/<task>/seed-<n>/`` with ``record.json`` (written last, atomically),
-``predictions.jsonl`` and, while training, ``checkpoints/``. A cell that has a record is skipped
-(``overwrite`` redoes it); a cell with checkpoints but no record resumes from the newest
-complete one. ``max_steps`` 0 evaluates without training.
+``predictions.jsonl`` and, while training, ``checkpoints/``. A cell whose record has the same
+identity is skipped, one with another identity is refused unless ``overwrite`` (rules, lock and
+identity in :mod:`pixel_bench.cells`); a cell with checkpoints but no record resumes from the
+newest complete one. ``max_steps`` 0 evaluates without training.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import CheckpointError, ConfigError, PixelBenchError
-from .records import (PREDICTIONS_FILE, ResultRecord, atomic_write_text, has_record, record_dir,
-                      write_record)
+from .records import PREDICTIONS_FILE, ResultRecord, atomic_write_text, record_dir, write_record
 
 logger = logging.getLogger("pixel_bench.runner")
 
@@ -236,6 +236,7 @@ class CellOutcome:
     status: str  # "done" | "skipped"
     record_path: Path | None = None
     record: ResultRecord | None = None
+    note: str = ""  # skipped because / what was replaced or set aside (pixel_bench.cells)
 
 
 @dataclass
@@ -338,35 +339,57 @@ def run(model: str, task: str, seeds: Sequence[int] = (42,), data_dir: str | Non
         limit: int | None = None, results: str | Path | None = None, overwrite: bool = False,
         overrides: dict[str, Any] | None = None, num_workers: int = 1,
         keep_checkpoints: bool = False, callbacks: list[Any] | None = None,
-        ) -> list[CellOutcome]:
-    """Run every seed of one model x task; return one outcome per seed."""
+        wait: bool = False) -> list[CellOutcome]:
+    """Run every seed of one model x task; return one outcome per seed.
+
+    Cell rules (:mod:`pixel_bench.cells`): every cell is locked while this runs (another process
+    on it: BusyError, or ``wait``); a cell whose record has the same identity is skipped, one
+    with another identity stops the run before anything is trained or deleted
+    (CellConflictError) unless ``overwrite``; a corrupt record is set aside and the cell redone.
+    """
+    from . import cells
     from .paths import results_dir
 
     results = Path(results) if results is not None else results_dir()
     overrides = dict(overrides or {})
     if max_steps is not None:
         overrides["max_steps"] = int(max_steps)
-    outcomes: list[CellOutcome] = []
-    todo = []
-    for seed in seeds:
-        cell = record_dir(results, model, task, seed)
-        if has_record(results, model, task, seed) and not overwrite:
-            outcomes.append(CellOutcome(model, task, seed, "skipped", cell / "record.json"))
-            continue
-        if overwrite and cell.exists():
-            shutil.rmtree(cell)
-        todo.append(seed)
-    if not todo:
+    seeds = list(dict.fromkeys(int(s) for s in seeds))
+    main = int(os.environ.get("RANK", "0")) == 0  # torchrun: rank 0 owns the cells
+    held = cells.lock_cells(results, model, task, seeds, wait) if main else []
+    try:
+        request = cells.resolve_request(model, task, limit, overrides, checkpoint, from_scratch)
+        plan = cells.plan_cells(results, request, seeds, overwrite, main)
+        t_all = time.perf_counter()
+        try:
+            prep = prepare(model, task, data_dir, checkpoint, from_scratch, limit, overrides,
+                           num_workers)
+        except PixelBenchError as exc:
+            if not plan.skip_unverified(exc):
+                raise
+            prep = None
+        prep_s = time.perf_counter() - t_all
+        if prep is not None:
+            plan.resolve(prep)
+        outcomes: list[CellOutcome] = []
+        for cell in plan.cells:
+            if cell.action == "skip":
+                outcomes.append(CellOutcome(model, task, cell.seed, "skipped",
+                                            cell.path / "record.json", note=cell.note))
+                continue
+            if cell.note:
+                logger.warning("%s: %s", cell.path, cell.note)
+            plan.start(cell)
+            outcome = run_seed(prep, model, task, cell.seed, results, keep_checkpoints,
+                               callbacks, {"data_dir": data_dir, "limit": limit,
+                                           "overrides": overrides, "prepare_s": prep_s,
+                                           "identity": cell.identity})
+            plan.finish(cell)
+            outcome.note = cell.note
+            outcomes.append(outcome)
         return outcomes
-    t_all = time.perf_counter()
-    prep = prepare(model, task, data_dir, checkpoint, from_scratch, limit, overrides,
-                   num_workers)
-    prep_s = time.perf_counter() - t_all
-    for seed in todo:
-        outcomes.append(run_seed(prep, model, task, seed, results, keep_checkpoints, callbacks,
-                                 {"data_dir": data_dir, "limit": limit, "overrides": overrides,
-                                  "prepare_s": prep_s}))
-    return sorted(outcomes, key=lambda o: list(seeds).index(o.seed))
+    finally:
+        cells.release_cells(held)
 
 
 def _compute_metrics_for(task: Any, split: Any, recipe: dict[str, Any]):
@@ -517,6 +540,7 @@ def _run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, result
                     "command": " ".join(sys.argv) if sys.argv else None,
                     "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         counts=counts, timings={k: round(float(v), 3) for k, v in timings.items()},
+        identity=context.get("identity") or {},
         train={"steps": ft.steps, "max_steps": int(recipe["max_steps"]),
                "evaluate_only": eval_only,
                "best_step": ft.best_step, "best_metric": ft.best_metric,

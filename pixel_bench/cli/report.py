@@ -45,6 +45,11 @@ def register(app: typer.Typer) -> None:
                  "task, the family most of its records were scored on."),
         out: Optional[Path] = typer.Option(None, "--out", "-o",
                                            help="Write here instead of stdout (required for png)."),
+        only_standard: bool = typer.Option(
+            False, "--only-standard",
+            help="Leave out records of non-standard setups (--limit, --set/--max-steps values "
+                 "differing from the recipe, --from-scratch). Default: show them marked †, "
+                 "never averaged with another setup."),
         list_layouts: bool = typer.Option(False, "--list-layouts", help="List layouts and exit."),
     ) -> None:
         """Aggregate result records into a leaderboard table (mean ± std over seeds)."""
@@ -80,10 +85,17 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: no readable record.json under {folder}", err=True)
             raise typer.Exit(1)
         table = build_table(loaded, chosen, models=_names(models), tasks=_names(tasks),
-                            split=split)
+                            split=split, only_standard=only_standard)
         _print_problems("warnings", loaded.warnings + table.warnings,
                         f"{len(loaded.warnings) + len(table.warnings)} warning(s) about values "
                         "(left out of a cell, or kept and flagged):")
+        if table.nonstandard_left_out:
+            typer.echo(f"note: left out {table.nonstandard_left_out} record(s) of non-standard "
+                       "setups (--only-standard)", err=True)
+        elif table.nonstandard_legend:
+            typer.echo(f"note: cells marked † come from {len(table.nonstandard_legend)} "
+                       "non-standard setup(s) (see the table notes); --only-standard leaves "
+                       "them out", err=True)
         if not table.rows:
             typer.echo(f"note: no records match layout {chosen.name!r} (tasks: "
                        f"{', '.join(chosen.tasks)}); the table is empty", err=True)

@@ -93,7 +93,10 @@ def register(app: typer.Typer) -> None:
         results: Optional[str] = typer.Option(None, "--results", help="Results folder "
                                               "(default ./results or $PIXEL_BENCH_RESULTS)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Redo cells that already have "
-                                       "a record."),
+                                       "a record, also of a different experiment (which is "
+                                       "otherwise refused)."),
+        wait: bool = typer.Option(False, "--wait", help="If another run is working on a cell, "
+                                  "wait for it instead of stopping."),
         sets: Optional[List[str]] = typer.Option(None, "--set", help="Recipe override key=value "
                                                  "(repeatable), e.g. --set learning_rate=1e-4."),
         num_workers: int = typer.Option(1, "--num-workers", help="Rendering processes."),
@@ -101,9 +104,9 @@ def register(app: typer.Typer) -> None:
                                               "Trainer checkpoints after the record is written."),
         extra: Optional[List[str]] = typer.Argument(None, hidden=True),
     ) -> None:
-        """Fine-tune MODEL on TASK and write one result record per seed (cells with a record are
-        skipped; an interrupted cell resumes from its last complete checkpoint; --max-steps 0
-        only evaluates)."""
+        """Fine-tune MODEL on TASK and write one result record per seed (a cell with an identical
+        record is skipped, one with a different experiment's record refused; an interrupted cell
+        resumes from its last complete checkpoint; --max-steps 0 only evaluates)."""
         import os
 
         from ..errors import ConfigError
@@ -137,7 +140,8 @@ def register(app: typer.Typer) -> None:
                                  checkpoint=checkpoint, from_scratch=from_scratch,
                                  max_steps=max_steps, limit=limit, results=results,
                                  overwrite=overwrite, overrides=overrides,
-                                 num_workers=num_workers, keep_checkpoints=keep_checkpoints)
+                                 num_workers=num_workers, keep_checkpoints=keep_checkpoints,
+                                 wait=wait)
         except KeyboardInterrupt as exc:
             from rich.console import Console
 
@@ -152,8 +156,7 @@ def register(app: typer.Typer) -> None:
             table.add_column(col)
         for o in outcomes:
             if o.record is None:
-                table.add_row(str(o.seed), "skipped (has a record; --overwrite redoes it)", "", "",
-                              "", str(o.record_path))
+                table.add_row(str(o.seed), o.status, "", "", "", str(o.record_path))
                 continue
             r = o.record
             for i, (split, m) in enumerate(r.metrics.items()):
@@ -170,3 +173,6 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         for o in outcomes:  # in full (the table cuts long paths), unwrapped so it can be copied
             console.print(f"record: {o.record_path}", soft_wrap=True, highlight=False)
+            if o.note:  # why skipped, what --overwrite replaced, a corrupt record set aside
+                console.print(f"seed {o.seed}: {o.note}", highlight=False, markup=False,
+                              soft_wrap=True)

@@ -31,10 +31,11 @@ def _cell_text(cell: Cell, average: bool) -> str:
     """Markdown/HTML cell: "93.8 ± 0.4 (n=3)", "93.8 (n=1)", Avg cells just "85.1"."""
     if cell.missing:
         return MISSING
+    mark = f" {cell.mark}" if cell.mark else ""
     if average:
-        return fmt1(cell.mean)
+        return fmt1(cell.mean) + mark
     spread = f" ± {fmt1(cell.std)}" if cell.std is not None else ""
-    return f"{fmt1(cell.mean)}{spread} (n={cell.n})"
+    return f"{fmt1(cell.mean)}{spread} (n={cell.n}){mark}"
 
 
 def _headers(table: Table) -> list[str]:
@@ -60,7 +61,22 @@ def notes(table: Table, pm: str = "±", dash: str = MISSING) -> list[str]:
         out.append("Records whose pixel-bench version, font file or renderer settings differ are "
                    "never averaged together; their rows carry a tag: " +
                    "; ".join(f"[{part}] = {meaning}" for part, meaning in table.tag_legend) + ".")
+    if table.nonstandard_legend:
+        out.append(nonstandard_note(table))
     return out
+
+
+def nonstandard_note(table: Table) -> str:
+    """The sentence explaining the marks of non-standard cells."""
+    legend = table.nonstandard_legend
+    text = ("† marks a non-standard setup (a subset of the examples, recipe values changed on "
+            "the command line, or random init of a pretrained model): never averaged with "
+            "another setup nor ranked best")
+    if any(isinstance(c, AverageColumn) for c in table.columns):
+        text += "; an average over a marked cell is marked †"
+    if len(legend) == 1:
+        return text + f". Setup: {legend[0][1]}."
+    return text + ". " + "; ".join(f"{mark} = {desc}" for mark, desc in legend) + "."
 
 
 # -- markdown ---------------------------------------------------------------------------------
@@ -88,7 +104,7 @@ def _md_escape(text: str) -> str:
 
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                   "^": r"\textasciicircum{}", "–": "--", "±": r"$\pm$"}
+                   "^": r"\textasciicircum{}", "–": "--", "±": r"$\pm$", "†": r"\textdagger{}"}
 
 
 def latex_escape(text: str) -> str:
@@ -160,13 +176,14 @@ def _latex_cell(cell: Cell, mark: int | None, average: bool, modal: int | None) 
         mean = r"\textbf{%s}" % mean
     elif mark == 2:
         mean = r"\underline{%s}" % mean
+    sup = [r"\dagger%s" % cell.mark[1:]] if cell.mark else []  # a non-standard setup
     if average:
-        return mean
+        return mean + ("$^{%s}$" % sup[0] if sup else "")
     # A small "± std" keeps wide tables (XNLI: 16 columns) closer to the page width.
     text = mean + (r"\,{\scriptsize$\pm$\,%s}" % fmt1(cell.std) if cell.std is not None else "")
     if cell.n != modal:
-        text += r"$^{n=%d}$" % cell.n
-    return text
+        sup.insert(0, "n=%d" % cell.n)
+    return text + ("$^{%s}$" % ",".join(sup) if sup else "")
 
 
 def _latex_caption(table: Table, modal: int | None) -> str:
@@ -191,6 +208,8 @@ def _latex_caption(table: Table, modal: int | None) -> str:
             "Records whose pixel-bench version, font file or renderer settings differ are never "
             "averaged together; their rows carry a tag: " +
             "; ".join(f"[{p}] = {m}" for p, m in table.tag_legend) + "."))
+    if table.nonstandard_legend:
+        text.append(latex_escape(nonstandard_note(table)))
     return " ".join(text)
 
 
@@ -223,7 +242,8 @@ def csv_safe(value: object) -> object:
 
 
 def to_csv(table: Table) -> str:
-    """Long format, one line per row x column: mean, std, n (percentages, 4 decimals)."""
+    """Long format, one line per row x column: mean, std, n (percentages, 4 decimals), and how
+    the cell's setup is non-standard (empty: standard)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
 
@@ -232,7 +252,8 @@ def to_csv(table: Table) -> str:
 
     attrs = [a for a, _h in table.layout.attributes]
     write(["model", "provenance_tag", *attrs, "column", "task", "split", "metric",
-                     "mean", "std", "n"])
+           "mean", "std", "n", "nonstandard"])
+    setups = dict(table.nonstandard_legend)
     for row in table.rows:
         head = [row.model, row.tag, *(row.attributes.get(a, "") for a in attrs)]
         for col in table.columns:
@@ -240,11 +261,13 @@ def to_csv(table: Table) -> str:
             mean = "" if cell.missing else f"{cell.mean:.4f}"
             if isinstance(col, AverageColumn):
                 # task lists the averaged column keys; std and n do not apply to an average
-                write([*head, col.label, "+".join(col.over), "", "mean", mean, "", ""])
+                note = "averages non-standard cells" if cell.mark else ""
+                write([*head, col.label, "+".join(col.over), "", "mean", mean, "", "", note])
                 continue
             split = table.column_splits.get(col.key, "")
             std = "" if cell.std is None else f"{cell.std:.4f}"
-            write([*head, col.label, col.task, split, col.metric, mean, std, cell.n])
+            write([*head, col.label, col.task, split, col.metric, mean, std, cell.n,
+                   setups.get(cell.mark, "")])
     return buf.getvalue()
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..cells import describe_nonstandard, nonstandard_of
 from ..errors import DataError
 from ..records import RecordError, ResultRecord, iter_records
 from .names import task_key
@@ -30,7 +31,7 @@ PROVENANCE_KEYS = ("pixel_bench_version", "font_sha256", "renderer_fingerprint")
 RECORD_COLUMNS = ["path", "model", "task", "task_key", "seed", "main_metric", "main_split",
                   "base_split", "family", *ATTRIBUTES, "pixel_bench_version", "font_sha256",
                   "renderer_name", "renderer_fingerprint", "data_fingerprint", "git_commit",
-                  "prov_key"]
+                  "prov_key", "nonstandard"]
 VALUE_COLUMNS = [*RECORD_COLUMNS, "split", "metric", "value"]
 
 
@@ -89,6 +90,8 @@ def record_row(path: Path, rec: ResultRecord) -> dict[str, Any]:
         "data_fingerprint": _data_fingerprint(prov),
         "git_commit": _opt_str(prov.get("git_commit")),
         "prov_key": provenance_key(version, font, fingerprint),
+        # how the run deviates from the task's standard setup ("" = standard; pixel_bench.cells)
+        "nonstandard": describe_nonstandard(nonstandard_of(rec)),
     }
     for name in ATTRIBUTES:
         row[name] = _opt_str(attrs.get(name))

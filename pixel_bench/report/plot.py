@@ -71,6 +71,10 @@ def figure(table: Table):
                         yerr=[cells[k].std for k in np.flatnonzero(spread)], fmt="none",
                         ecolor="0.15", elinewidth=0.9, capsize=2.5, capthick=0.9)
         for off, cell in zip(offsets, cells):
+            if cell.mark:  # a non-standard setup: its mark over the bar (legend in the notes)
+                top = max(cell.mean, 0.0) + (cell.std or 0.0)
+                ax.text(off, top + (6.0 if abs(cell.mean) < small else 0.8), cell.mark,
+                        ha="center", va="bottom", fontsize=note_size, color="0.15")
             if cell.missing:  # an empty slot says so, rather than looking like a zero
                 ax.text(off, bottom + 0.5, "n/a", ha="center", va="bottom",
                         fontsize=note_size, color="0.4", rotation=90)
@@ -100,8 +104,10 @@ def figure(table: Table):
     counts = sorted(set(table.seed_counts()))
     seeds = (f"{counts[0]} seed{'s' if counts[0] != 1 else ''} per cell" if len(counts) == 1
              else f"{counts[0]}-{counts[-1]} seeds per cell" if counts else "no results")
+    marked = ("\n†: non-standard setup (a subset of the examples, changed recipe values or "
+              "random init; see the table notes)." if table.nonstandard_legend else "")
     fig.text(0.01, 0.005, f"Bars: mean over seeds ({seeds}); error bars: ± sample std where a "
-             "cell has 2+ seeds; n/a: no result.", fontsize=6.5, color="0.35", ha="left",
-             va="bottom")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+             "cell has 2+ seeds; n/a: no result." + marked, fontsize=6.5, color="0.35",
+             ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.05 if marked else 0.03, 1, 1))
     return fig

@@ -11,6 +11,11 @@ mix them, they are split into rows labelled with a short provenance tag:
   recipes use PyGame for GLUE and PangoCairo for SQuAD), so it is compared only within a cell, and
   only the records of a conflicting cell get a renderer tag ("pixel-base [pygame 1a2b3c]").
 
+Records of a non-standard setup (``--limit``, recipe values changed on the command line, random
+init of a pretrained model; :func:`pixel_bench.cells.nonstandard_of`) carry a mark ("†", "†2")
+on their cells, explained in the notes; they are never averaged with another setup (a cell that
+would mix them moves them to a row tagged with the mark) and never ranked best.
+
 Values are percentages (fraction x 100); std is the sample standard deviation (ddof=1) over seeds.
 """
 
@@ -34,6 +39,7 @@ class Cell:
     mean: float | None = None
     std: float | None = None  # None with one seed
     n: int = 0
+    mark: str = ""  # "†" / "†2": the records come from a non-standard setup (legend in Table)
 
     @property
     def missing(self) -> bool:
@@ -61,6 +67,9 @@ class Table:
     tag_legend: list[tuple[str, str]] = field(default_factory=list)
     column_splits: dict[str, str] = field(default_factory=dict)  # column key -> split read
     warnings: list[str] = field(default_factory=list)
+    # (mark, how the setup deviates) for the non-standard setups shown; see _nonstandard_tags
+    nonstandard_legend: list[tuple[str, str]] = field(default_factory=list)
+    nonstandard_left_out: int = 0  # records dropped by only_standard
 
     @property
     def value_columns(self) -> list[Column]:
@@ -77,12 +86,16 @@ def _close(name: str, known: Iterable[str]) -> str:
 
 
 def build_table(results: Results, layout: Layout, models: list[str] | None = None,
-                tasks: list[str] | None = None, split: str | None = None) -> Table:
+                tasks: list[str] | None = None, split: str | None = None,
+                only_standard: bool = False) -> Table:
     """Aggregate ``results`` into ``layout``.
 
     ``models`` restricts and orders the rows (each must have records); ``tasks`` restricts the
     columns; ``split`` replaces each record's base split ("test" reads test / test_matched /
     test.fr). Unknown model or task names raise UnknownNameError listing the valid ones.
+    Records of a non-standard setup (``--limit``, recipe values changed on the command line,
+    random init of a pretrained model) are marked, never averaged with another setup, and
+    never ranked best; ``only_standard`` leaves them out.
     """
     records = results.records
     known_models = sorted(set(records["model"]))
@@ -118,7 +131,13 @@ def build_table(results: Results, layout: Layout, models: list[str] | None = Non
         scope["base"] = split
     else:
         scope["base"] = scope["task_key"].map(_task_bases(scope))
+    left_out = 0
+    if only_standard:
+        left_out = int((scope["nonstandard"] != "").sum())
+        scope = scope[scope["nonstandard"] == ""].copy()
     scope["tag"], legend = _provenance_tags(scope)
+    scope["tag"], ns_legend = _nonstandard_tags(scope)
+    ns_marks = dict((desc, mark) for mark, desc in ns_legend)
     warnings: list[str] = []
     scope = _drop_duplicate_seeds(scope, warnings)
     _warn_mixed_data(scope, warnings)
@@ -136,12 +155,14 @@ def build_table(results: Results, layout: Layout, models: list[str] | None = Non
             headers = bases.setdefault(base, [])
             if col.header not in headers:
                 headers.append(col.header)
-        stats = per_record.groupby(["model", "tag"], sort=False)["value"].agg(
-            ["mean", "std", "count"])  # pandas std is the sample std (ddof=1)
+        grouped = per_record.groupby(["model", "tag"], sort=False)
+        stats = grouped["value"].agg(["mean", "std", "count"])  # pandas std: ddof=1
+        setups = grouped["nonstandard"].first()  # one setup per (model, tag, task): see tags
         for (model, tag), mean, std, n in zip(stats.index, stats["mean"], stats["std"],
                                               stats["count"]):
             cells.setdefault((model, tag), {})[col.key] = Cell(
-                float(mean), float(std) if n > 1 else None, int(n))
+                float(mean), float(std) if n > 1 else None, int(n),
+                ns_marks.get(setups[(model, tag)], ""))
 
     attributes = _attribute_lookup(results.records, scope, layout)
     row_keys = list(dict.fromkeys(zip(scope["model"], scope["tag"])))
@@ -157,18 +178,21 @@ def build_table(results: Results, layout: Layout, models: list[str] | None = Non
             if isinstance(col, AverageColumn):
                 parts = [row.cells[k] for k in col.over if k in row.cells]
                 if len(parts) == len(col.over) and all(not p.missing for p in parts):
-                    row.cells[col.key] = Cell(sum(p.mean for p in parts) / len(parts), None, 0)
+                    row.cells[col.key] = Cell(sum(p.mean for p in parts) / len(parts), None, 0,
+                                              "†" if any(p.mark for p in parts) else "")
                 else:
                     row.cells[col.key] = Cell()
         row.attributes = attributes(model, tag)
         rows.append(row)
     rows = _order_rows(rows, results.records, layout, models)
+    ns_legend = _number_marks_in_reading_order(rows, value_cols, ns_legend)
     task_bases = {} if split else _task_bases(scope)
     column_splits = {c.key: (split or task_bases.get(c.task, "")) +
                      (".*" if c.average_of else c.suffix) for c in value_cols}
     column_splits = {k: v for k, v in column_splits.items() if not v.startswith((".", "_"))}
     return Table(layout, columns, rows, bases=dict(sorted(bases.items())), tag_legend=legend,
-                 column_splits=column_splits, warnings=warnings)
+                 column_splits=column_splits, warnings=warnings, nonstandard_legend=ns_legend,
+                 nonstandard_left_out=left_out)
 
 
 def _task_bases(scope: pd.DataFrame) -> dict[str, str]:
@@ -201,7 +225,7 @@ def _column_values(sub: pd.DataFrame, lookup: dict[tuple[str, str, str], float],
             warnings.append(f"{paths[i]}: no metric {col.metric!r} in split "
                             f"{bases[i] + col.suffix!r} (column {col.label!r}); left out of "
                             "that cell")
-    out = sub.loc[complete, ["model", "tag", "base"]].copy()
+    out = sub.loc[complete, ["model", "tag", "base", "nonstandard"]].copy()
     out["value"] = found[complete].mean(axis=1) * 100.0 if len(out) else []
     return out
 
@@ -243,6 +267,47 @@ def _provenance_tags(scope: pd.DataFrame) -> tuple[pd.Series, list[tuple[str, st
     parts.append(part)
     tags = [" ".join(p for p in triple if p) for triple in zip(*parts)]
     return pd.Series(tags, index=s.index, dtype=object), sorted(legend.items())
+
+
+def _nonstandard_tags(scope: pd.DataFrame) -> tuple[pd.Series, list[tuple[str, str]]]:
+    """Marks for non-standard setups ("†" when the table has one, else "†1", "†2", ... in the
+    order of their descriptions) and the row tags with the mark added where a cell would
+    otherwise mix setups: inside one model/tag/task, records of a non-standard setup beside
+    standard ones or another setup move to a row tagged with their mark (standard records stay
+    untagged). A cell whose records share one non-standard setup stays in its row, marked."""
+    tags = scope["tag"].copy() if "tag" in scope else pd.Series([], dtype=object)
+    if scope.empty:
+        return tags, []
+    setups = sorted(set(scope["nonstandard"]) - {""})
+    marks = {d: "†" if len(setups) == 1 else f"†{i}" for i, d in enumerate(setups, 1)}
+    mixed = scope.groupby(["model", "tag", "task_key"])["nonstandard"].transform("nunique") > 1
+    move = mixed.to_numpy() & (scope["nonstandard"] != "").to_numpy()
+    for idx in scope.index[move]:
+        tags.at[idx] = " ".join(p for p in (tags.at[idx], marks[scope.at[idx, "nonstandard"]])
+                                if p)
+    return tags, [(marks[d], d) for d in setups]
+
+
+def _number_marks_in_reading_order(rows: list[Row], value_cols: list[Column],
+                                   legend: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Renumber "†k" marks so they read †1, †2, ... from the first row and column on (they
+    were numbered by description to build the rows); returns the legend in that order."""
+    if len(legend) < 2:
+        return legend
+    seen: list[str] = []
+    for row in rows:
+        for mark in [*row.tag.split(" "), *(row.cells[c.key].mark for c in value_cols)]:
+            if mark.startswith("†") and mark not in seen:
+                seen.append(mark)
+    seen += [m for m, _d in legend if m not in seen]
+    new = {old: f"†{i}" for i, old in enumerate(seen, 1)}
+    for row in rows:
+        row.tag = " ".join(new.get(part, part) for part in row.tag.split(" "))
+        for cell in row.cells.values():
+            if cell.mark in new:
+                cell.mark = new[cell.mark]
+    meaning = dict(legend)
+    return [(new[old], meaning[old]) for old in seen]
 
 
 def _version_tag(version: str) -> str:
@@ -338,8 +403,9 @@ def rank_marks(table: Table) -> dict[tuple[int, str], int]:
     """
     marks: dict[tuple[int, str], int] = {}
     for col in table.columns:
+        # non-standard cells (a smoke run, changed recipe values) are never "best"
         shown = {i: round(row.cells[col.key].mean, 1) for i, row in enumerate(table.rows)
-                 if not row.cells[col.key].missing}
+                 if not row.cells[col.key].missing and not row.cells[col.key].mark}
         distinct = sorted(set(shown.values()), reverse=True)
         if len(distinct) < 2:  # one result, or all tied: there is no "best"
             continue

@@ -930,17 +930,17 @@ def _claim_run_dir(out: Path, rank: int) -> Any:
     """One live run per output directory: each rank holds ``.lock-rank<R>`` (an OS file lock,
     freed when the process dies), so a second run, or a restart while orphaned ranks of a killed
     launcher still write, fails at once instead of mixing checkpoints."""
-    from filelock import FileLock, Timeout
+    from ..locks import acquire
 
     out.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(out / f".lock-rank{rank}"), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise CheckpointError(f"{out} is in use by another pretraining run (rank {rank} holds "
-                              f"{out / f'.lock-rank{rank}'}); stop it (all its processes) "
-                              "or use another --output-dir") from None
-    return lock
+    path = out / f".lock-rank{rank}"
+
+    def busy(pid: int | None) -> str:
+        who = f" (process {pid})" if pid else ""
+        return (f"{out} is in use by another pretraining run{who} (rank {rank} holds {path}); "
+                "stop it (all its processes) or use another --output-dir")
+
+    return acquire(path, busy, error=CheckpointError)
 
 
 def _pretrain_locked(args: PretrainArgs, plan: Plan) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 It covers what the golden tables must show: several seeds and one seed, a model without NER
 (missing cells), a record missing its metric, a truncated file, an unknown schema version, a font
 change inside one model (rows split by font), a renderer change inside one cell (rows split by
-renderer), an underscore in a model name (LaTeX escaping) and XNLI per-language splits.
+renderer), an underscore in a model name (LaTeX escaping), XNLI per-language splits and two
+non-standard setups: a --limit smoke run beside a standard run of the same cell (moved to its
+own marked row) and an old-style record with a command-line override (its cell marked).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def make_record(model: str, task: str, seed: int, metrics: dict[str, dict[str, f
                 main_metric: str, main_split: str = "validation", *, family: str = "pixar",
                 attrs: dict[str, str] | None = None, version: str = "0.1.0",
                 font: str | None = FONT_A, renderer: str = "pygame",
-                renderer_fp: str | None = None) -> ResultRecord:
+                renderer_fp: str | None = None, config: dict[str, Any] | None = None,
+                identity: dict[str, Any] | None = None) -> ResultRecord:
     provenance: dict[str, Any] = {
         "pixel_bench_version": version, "git_commit": "0123abc", "libraries": {"torch": "2.13"},
         "font_sha256": font, "data_fingerprint": fingerprint("data", task),
@@ -40,7 +43,8 @@ def make_record(model: str, task: str, seed: int, metrics: dict[str, dict[str, f
     return ResultRecord(model=model, task=task, seed=seed, metrics=metrics,
                         main_metric=main_metric, main_split=main_split,
                         model_info={"family": family, "attributes": attrs or {}},
-                        provenance=provenance, counts={"examples": 10}, timings={"train": 1.0})
+                        provenance=provenance, counts={"examples": 10}, timings={"train": 1.0},
+                        config=config or {}, identity=identity or {})
 
 
 PIXEL = dict(family="pixel", attrs={"architecture": "encoder", "masking": "span", "input": "grey"})
@@ -122,6 +126,14 @@ def fixture_records() -> list[ResultRecord]:
                **PIXAR_NOMASK),
              r("pixar_encdec_nomask", "sst2", 1, {"validation": {acc: 0.725}}, acc,
                **PIXAR_NOMASK)]
+    # Non-standard setups: a 500-example smoke run beside the standard POS run (never averaged
+    # with it), and a record from before cell identities with a --set override.
+    smoke = {"scheme": 1, "key": fingerprint("smoke"), "fields": {}, "nonstandard": {
+        "limit": 500, "overrides": {"max_steps": {"recipe": 15000, "used": 50}}}}
+    recs += [r("pixar_encdec_nomask", "pos", 2, {"validation": {acc: 0.412}}, acc,
+               **PIXAR_NOMASK, config={"limit": 500}, identity=smoke),
+             r("pixar_encdec_nomask", "rte", 1, {"validation": {acc: 0.531}}, acc,
+               **PIXAR_NOMASK, config={"limit": None, "cli_overrides": {"dropout": 0}})]
     return recs
 
 
