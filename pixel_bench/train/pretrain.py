@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
-from .safe_state import (has_state, load_state, make_deepspeed_loads_safe, safe_module_loads,
-                         safe_torch_load, save_state)
+from .safe_state import (has_state, load_state, make_deepspeed_loads_safe, safe_torch_load,
+                         save_state)
 
 logger = logging.getLogger("pixel_bench.train.pretrain")
 
@@ -685,11 +685,11 @@ class Trainer:
             self.dist.barrier()
             return self.out
         if self.args.engine == "deepspeed":
-            from deepspeed.utils import zero_to_fp32
+            from .ds_export import deepspeed_fp32_state
 
-            with safe_module_loads(zero_to_fp32):  # it calls torch.load(weights_only=False)
-                state = zero_to_fp32.get_fp32_state_dict_from_zero_checkpoint(
-                    str(last_checkpoint.parent), tag=last_checkpoint.name)
+            # ZeRO 1-3: zero_to_fp32 over the checkpoint (+ frozen parameters); ZeRO 0: the
+            # optimizer's fp32 masters in memory (the same state as last_checkpoint)
+            state = deepspeed_fp32_state(self.engine, last_checkpoint)
         else:
             state = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v
                      for k, v in self.module.state_dict().items()}

@@ -1,6 +1,6 @@
-"""The pretraining loop end to end: torch engine (1 and 2 processes), DeepSpeed ZeRO-2 with 2
-processes, atomic checkpoints, exact resume, the consolidated final checkpoint, and clear errors
-before any work starts."""
+"""The pretraining loop end to end: torch engine (1 and 2 processes), DeepSpeed ZeRO 0/1/2 (one
+process) and ZeRO-2 with 2 processes, atomic checkpoints, exact resume, the consolidated final
+checkpoint, and clear errors before any work starts."""
 
 from __future__ import annotations
 
@@ -62,15 +62,36 @@ def _simulate_kill_after(src: Path, dst: Path, step: int) -> None:
         (dst / name).unlink()
 
 
+def _trained_fp32(engine) -> dict:
+    """The fp32 weights DeepSpeed trains, read from the live engine by name: ZeRO 1-3 through
+    ``safe_get_full_fp32_param`` (DeepSpeed's API), ZeRO 0 from its mixed-precision wrapper,
+    which pairs ``fp16_groups`` (the module's bf16 parameters) with their fp32 masters."""
+    from deepspeed.utils import safe_get_full_fp32_param
+
+    names = {id(p): n for n, p in engine.module.named_parameters()}
+    if engine.zero_optimization_stage() == 0:
+        opt = engine.optimizer
+        pairs = [(names[id(p)], q) for lo, hi in zip(opt.fp16_groups, opt.fp32_groups)
+                 for p, q in zip(lo, hi)]
+    else:
+        pairs = [(n, safe_get_full_fp32_param(p)) for n, p in engine.module.named_parameters()
+                 if p.requires_grad]
+    return {n: q.detach().to("cpu").float().clone() for n, q in pairs}
+
+
 @pytest.mark.parametrize("engine,extra", [
     ("torch", {"num_workers": 2}),  # 3 batches consumed: the restarted workers swap roles
-    ("deepspeed", {"grad_accum": 2}),
-])
+    ("deepspeed", {"grad_accum": 2}),  # the shipped zero2.json
+    ("deepspeed", {"zero_stage": 0}),  # no ZeRO: zero_to_fp32 does not apply
+    ("deepspeed", {"zero_stage": 1}),  # frozen parameters are not in the ZeRO-1 shards
+], ids=["torch", "deepspeed-zero2", "deepspeed-zero0", "deepspeed-zero1"])
 def test_checkpoint_and_exact_resume(tmp_path: Path, corpus: Path, engine: str, extra: dict,
                                      monkeypatch: pytest.MonkeyPatch):
     """Kill after a checkpoint, resume: the loss curve and final weights are the uninterrupted
-    run's, bit for bit (one process, in this process; DeepSpeed: ZeRO-2 bf16). Our state is
-    safetensors + JSON; DeepSpeed's pickles are read by the restricted unpickler."""
+    run's, bit for bit (one process, in this process; DeepSpeed bf16 at ZeRO 0, 1, 2). The
+    exported weights are the trained model's: every state-dict key, fp32 masters bit for bit.
+    Our state is safetensors + JSON; DeepSpeed's pickles are read by the restricted
+    unpickler."""
     torch = pytest.importorskip("torch")
     if engine == "deepspeed":
         pytest.importorskip("deepspeed")
@@ -78,8 +99,19 @@ def test_checkpoint_and_exact_resume(tmp_path: Path, corpus: Path, engine: str, 
 
     from pixel_bench.modeling.adapter import HeadSpec, TaskKind
     from pixel_bench.registry import MODELS
-    from pixel_bench.train.pretrain import run_pretraining
+    from pixel_bench.train.pretrain import Trainer, run_pretraining
 
+    trained: dict = {}
+    real_export = Trainer.export_final
+
+    def export_final(self, last_checkpoint):  # the in-memory model at the end of training
+        trained["module"] = {k: v.detach().to("cpu").clone()
+                             for k, v in self.module.state_dict().items()}
+        trained["fp32"] = (_trained_fp32(self.engine) if engine == "deepspeed"
+                           else {k: v.float() for k, v in trained["module"].items()})
+        return real_export(self, last_checkpoint)
+
+    monkeypatch.setattr(Trainer, "export_final", export_final)
     full = tmp_path / "full"
     run_pretraining(_args(full, corpus, engine=engine, max_steps=6, save_steps=3, **extra))
     want = _losses(full)
@@ -88,6 +120,15 @@ def test_checkpoint_and_exact_resume(tmp_path: Path, corpus: Path, engine: str, 
     for name in ("model.safetensors", "config.json", "text_renderer_config.json",
                  "PixeloidSans.ttf", "pretrain_info.json"):
         assert (full / name).is_file(), name
+
+    exported = load_file(full / "model.safetensors")
+    module, fp32 = trained["module"], trained["fp32"]
+    assert exported.keys() == module.keys()  # frozen and tied parameters included
+    assert fp32 and all(torch.equal(exported[k], v) for k, v in fp32.items())
+    for k, v in module.items():  # the rest (frozen parameters, buffers) as the model holds them
+        assert torch.equal(exported[k].to(v.dtype), v), k
+    if engine == "deepspeed":  # fp32 masters, not the module's bf16 copies
+        assert any(not torch.equal(exported[k], module[k].float()) for k in fp32)
 
     ckpt = full / "checkpoints" / "step-0000003"
     assert {"rank0_state.json", "rank0_state.safetensors"} <= {p.name for p in ckpt.iterdir()}
@@ -106,7 +147,9 @@ def test_checkpoint_and_exact_resume(tmp_path: Path, corpus: Path, engine: str, 
     run_pretraining(_args(killed, corpus, engine=engine, max_steps=6, save_steps=3, **extra))
     if engine == "deepspeed":  # resume and export both went through the safe loader
         assert "mp_rank_00_model_states.pt" in pickles_read
-        assert any(n.endswith("optim_states.pt") for n in pickles_read)
+        # (ZeRO 0 keeps the optimizer state in the model-states file)
+        assert extra.get("zero_stage") == 0 or any(n.endswith("optim_states.pt")
+                                                   for n in pickles_read)
     else:
         assert pickles_read == []
     got = _losses(killed)
