@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_render_vs_original.py \
         --original-src /tmp/pixel-original --original-python /tmp/venv-orig/bin/python \
-        [--n 2000] [--passes 5] [--core 0] [--renderers pangocairo pygame]
+        [--n 2000] [--passes 5] [--core 0] [--renderers pangocairo pygame] \
+        [--modes sentences pairs words]
 
 ``--original-src`` is a folder holding PIXEL's ``pixel`` package (``pixel/data/rendering``),
 ``--original-python`` the interpreter of an environment where it imports (PyGObject, pycairo,
@@ -10,7 +11,9 @@ manimpango, pygame, OpenCV). Nothing of the original is imported into this proce
 
 For each renderer, both sides run in their own long-lived process (``render_worker.py``) pinned
 to the same core, with PIXEL's settings (``pixel_bench.render.defaults``). Each renders the same
-Wikipedia sentences (``bench_render.wikipedia_sentences``): first once untimed, writing a digest
+Wikipedia sentences (``bench_render.wikipedia_sentences``; ``--modes pairs``: each sentence with
+the next as a pair, ``words``: each sentence split at spaces, as token classification renders
+it): first once untimed, writing a digest
 of every output (pixels, shape, dtype, ``num_text_patches``, ``sep_patches``) that is compared
 across the sides; then in interleaved timed passes: ours, original, ours, original, ... Only the
 render loop inside each process is timed (wall clock and process CPU time); process start,
@@ -148,14 +151,27 @@ def machine_state() -> dict:
             "loadavg": os.getloadavg(), "uptime": uptime, "top": [t.strip() for t in top]}
 
 
-def run_renderer(name: str, args: argparse.Namespace, texts: list[str], workdir: Path) -> dict:
+def make_inputs(texts: list[str], mode: str) -> list:
+    """The renderer inputs of ``mode`` built from ``texts`` (one per text)."""
+    if mode == "sentences":
+        return list(texts)
+    if mode == "pairs":
+        return [[a, texts[(i + 1) % len(texts)]] for i, a in enumerate(texts)]
+    if mode == "words":
+        return [t.split() or [""] for t in texts]
+    raise ValueError(f"unknown mode {mode!r} (sentences, pairs, words)")
+
+
+def run_renderer(name: str, mode: str, args: argparse.Namespace, texts: list[str],
+                 workdir: Path) -> dict:
     from pixel_bench.render.defaults import default_config
 
     config = default_config(name)
     settings = config.to_dict(font_basename=False)
     settings.pop("text_renderer_type", None)
     texts_file = workdir / "texts.json"
-    texts_file.write_text(json.dumps(texts), encoding="utf-8")
+    texts_file.write_text(json.dumps({"mode": mode, "items": make_inputs(texts, mode)}),
+                          encoding="utf-8")
     env_ours = {**os.environ, "PYTHONPATH": str(REPO), "SDL_VIDEODRIVER": "dummy"}
     env_orig = {k: v for k, v in os.environ.items()
                 if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
@@ -168,7 +184,7 @@ def run_renderer(name: str, args: argparse.Namespace, texts: list[str], workdir:
                                      texts_file, args.core, args.original_src, env_orig)
         digests = {}
         for side, worker in workers.items():
-            out = workdir / f"digest-{name}-{side}.json"
+            out = workdir / f"digest-{name}-{mode}-{side}.json"
             worker.ask(cmd="digest", out=str(out))
             digests[side] = json.loads(out.read_text(encoding="utf-8"))
         same = compare_digests(digests["ours"], digests["original"])
@@ -177,7 +193,7 @@ def run_renderer(name: str, args: argparse.Namespace, texts: list[str], workdir:
             for side in ("ours", "original"):
                 passes[side].append(workers[side].ask(cmd="time"))
             o, g = passes["ours"][-1], passes["original"][-1]
-            print(f"  {name} pass {i + 1}: ours {len(texts) / o['wall']:,.0f}/s, original "
+            print(f"  {name} {mode} pass {i + 1}: ours {len(texts) / o['wall']:,.0f}/s, original "
                   f"{len(texts) / g['wall']:,.0f}/s, ratio {g['wall'] / o['wall']:.3f}",
                   file=sys.stderr, flush=True)
         startup = {side: w.ready for side, w in workers.items()}
@@ -186,7 +202,7 @@ def run_renderer(name: str, args: argparse.Namespace, texts: list[str], workdir:
             worker.close()
     wall = pair_ratios([p["wall"] for p in passes["ours"]], [p["wall"] for p in passes["original"]])
     cpu = pair_ratios([p["cpu"] for p in passes["ours"]], [p["cpu"] for p in passes["original"]])
-    return {"renderer": name, "n": len(texts), "passes": passes, "startup": startup,
+    return {"renderer": name, "mode": mode, "n": len(texts), "passes": passes, "startup": startup,
             "ratio_wall": wall, "ratio_cpu": cpu, "identical": same}
 
 
@@ -199,17 +215,18 @@ def report(results: list[dict], before: dict, after: dict, args: argparse.Namesp
              f"CPU use by process over 1 s after: {'; '.join(after['top']) or 'none'}",
              f"{os.cpu_count()} CPUs; both sides pinned to core {args.core}; "
              f"{results[0]['n'] if results else 0} Wikipedia sentences (100-160 chars, mean "
-             f"{mean_len:.0f}); {args.passes} interleaved passes (ours, original, ...).", ""]
+             f"{mean_len:.0f}); {args.passes} interleaved passes (ours, original, ...); rates in "
+             "inputs/s (sentences, pairs or word lists).", ""]
     for r in results:
         n = r["n"]
-        lines.append(f"**{r['renderer']}** — identical outputs: {r['identical']['identical']}/"
+        lines.append(f"**{r['renderer']}, {r['mode']}** — identical outputs: {r['identical']['identical']}/"
                      f"{r['identical']['n']}"
                      + ("" if r["identical"]["identical"] == n else
                         f" (differing fields: {r['identical']['differing_fields']}, e.g. "
                         f"{r['identical']['examples']})"))
         lines.append("")
-        lines.append("| pass | ours (sent/s, wall) | original (sent/s, wall) | ratio (wall) | "
-                     "ours (sent/s, CPU) | original (sent/s, CPU) | ratio (CPU) |")
+        lines.append("| pass | ours (/s, wall) | original (/s, wall) | ratio (wall) | "
+                     "ours (/s, CPU) | original (/s, CPU) | ratio (CPU) |")
         lines.append("|---|---:|---:|---:|---:|---:|---:|")
         for i, (o, g) in enumerate(zip(r["passes"]["ours"], r["passes"]["original"])):
             lines.append(f"| {i + 1} | {n / o['wall']:,.0f} | {n / g['wall']:,.0f} | "
@@ -223,8 +240,9 @@ def report(results: list[dict], before: dict, after: dict, args: argparse.Namesp
         lines.append("")
         lines.append("Start-up, not in the rates above (process start + imports + renderer "
                      "construction incl. font loading): " + ", ".join(
-                         f"{side} {s[side]['startup_s']:.2f} s (imports {s[side]['imports_s']:.2f} s,"
-                         f" construction {s[side]['init_s']:.3f} s)" for side in ("ours", "original")))
+                         f"{side} {s[side]['startup_s']:.2f} s (imports "
+                         f"{s[side]['imports_s']:.2f} s, construction {s[side]['init_s']:.3f} s)"
+                         for side in ("ours", "original")))
         lines.append("")
     return "\n".join(lines)
 
@@ -240,6 +258,8 @@ def main() -> None:
     parser.add_argument("--core", type=int, default=0, help="CPU core both sides are pinned to")
     parser.add_argument("--renderers", nargs="+", default=["pangocairo", "pygame"],
                         choices=["pangocairo", "pygame"])
+    parser.add_argument("--modes", nargs="+", default=["sentences"],
+                        choices=["sentences", "pairs", "words"])
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
     if not (Path(args.original_src) / "pixel" / "data" / "rendering").is_dir():
@@ -256,7 +276,8 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-vs-original-") as tmp:
         for name in args.renderers:
-            results.append(run_renderer(name, args, texts, Path(tmp)))
+            for mode in args.modes:
+                results.append(run_renderer(name, mode, args, texts, Path(tmp)))
     after = machine_state()
     print(report(results, before, after, args, mean_len))
     if args.json:

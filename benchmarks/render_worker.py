@@ -60,7 +60,8 @@ def main() -> None:
     parser.add_argument("--side", choices=["ours", "original"], required=True)
     parser.add_argument("--renderer", choices=["pangocairo", "pygame"], required=True)
     parser.add_argument("--settings", required=True, help="JSON: the renderer's settings")
-    parser.add_argument("--texts", required=True, help="JSON file: list of texts")
+    parser.add_argument("--texts", required=True,
+                        help='JSON file: {"mode": "sentences"|"pairs"|"words", "items": [...]}')
     parser.add_argument("--src", help="folder holding the original `pixel` package")
     parser.add_argument("--core", type=int, help="pin this process to one CPU core")
     args = parser.parse_args()
@@ -68,7 +69,10 @@ def main() -> None:
         os.sched_setaffinity(0, {args.core})
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     with open(args.texts, encoding="utf-8") as fh:
-        texts = json.load(fh)
+        spec = json.load(fh)
+    # sentences (str), pairs (JSON lists -> tuples, as the renderers dispatch on tuple) or word
+    # lists (lists)
+    texts = [tuple(t) for t in spec["items"]] if spec["mode"] == "pairs" else spec["items"]
     t0 = time.perf_counter()
     renderer, import_s = build_renderer(args.side, args.renderer, json.loads(args.settings),
                                         args.src)

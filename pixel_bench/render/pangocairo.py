@@ -449,7 +449,27 @@ class PangoCairoTextRenderer(TextRenderer):
         if opts["stride"] < 0:
             raise ValueError(f"stride must be >= 0 patches, got {opts['stride']}")
         rtl = bool(kwargs.get("rtl", False)) or (self.is_rtl(text_a) and self.is_rtl(text_b))
+        if not (rtl or opts["return_offset_mapping"] or opts["text_a_max_length"] is not None):
+            return self._render_plain_pair(text_a, text_b)  # what sentence-pair tasks ask
         return self._render_pair(text_a, text_b, rtl=rtl, **opts)
+
+    def _render_plain_pair(self, text_a: str, text_b: str) -> Encoding:
+        """``_render_pair`` without its QA options (LTR, no truncation of A, no offset mapping),
+        on the reused strip: A at x = 2, the separator, B, the EOS patch."""
+        pp, last_patch = self.pixels_per_patch, self.max_pixels_len - self.pixels_per_patch
+        strip = self._strip()
+        width_a, height, unknown_a = strip.set_text(text_a)
+        self._note_unknown(unknown_a, text_a)
+        strip.draw(2, height)
+        sep = self.next_patch(2 + width_a + 2)
+        x_b = sep + pp + 2
+        width_b, height, unknown_b = strip.set_text(text_b)
+        self._note_unknown(unknown_b, text_b)
+        strip.draw(x_b, height)
+        eos = self.next_patch(x_b + width_b + 2)
+        return self._finish(strip.image([sep, eos]), [sep, eos], eos // pp, offset_mapping=None,
+                            truncated=x_b + width_b > last_patch or 2 + width_a > last_patch,
+                            unknown_glyphs=unknown_a + unknown_b)
 
     def _render_sentence(self, canvas: _Canvas, text: str, x: int, max_length: int | None,
                          rtl: bool, fixed: bool) -> tuple[_Layout, _Layout, int]:

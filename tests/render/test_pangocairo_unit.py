@@ -320,3 +320,19 @@ def test_broken_strip_is_rebuilt(renderer):
     old = renderer._strips.strip
     assert np.array_equal(renderer("Hello world.").pixel_values, expected)
     assert renderer._strips.strip is not old and not renderer._strips.strip.broken
+
+
+def test_plain_pairs_on_the_strip_match_the_full_pair_path(renderer):
+    # the QA pair path (fresh objects) with options that change nothing here
+    pairs = [(LONG[:200], "Short."), ("", "x"), ("Tokyo 東京", "ﬁne"), (LONG, "after the end"),
+             ("a", LONG), ("tab\there", "new\nline")]
+    for a, b in pairs + pairs[::-1]:
+        fast = renderer((a, b))
+        full = renderer._render_pair(a.replace("\n", " "), b.replace("\n", " "), rtl=False,
+                                     return_offset_mapping=False,
+                                     return_overflowing_patches=False, stride=0,
+                                     text_a_max_length=None, fixed=False)
+        assert np.array_equal(fast.pixel_values, full.pixel_values), (a[:20], b[:20])
+        assert (fast.sep_patches, fast.num_text_patches, fast.truncated, fast.unknown_glyphs,
+                fast.offset_mapping) == (full.sep_patches, full.num_text_patches, full.truncated,
+                                         full.unknown_glyphs, full.offset_mapping)

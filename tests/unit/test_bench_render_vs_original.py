@@ -73,3 +73,12 @@ def test_pair_ratios_are_speed_ratios_of_adjacent_passes():
         bench.pair_ratios([1.0], [1.0, 2.0])
     with pytest.raises(ValueError):
         bench.pair_ratios([], [])
+
+
+def test_inputs_per_mode():
+    texts = ["a b", "c", "d e f"]
+    assert bench.make_inputs(texts, "sentences") == texts
+    assert bench.make_inputs(texts, "pairs") == [["a b", "c"], ["c", "d e f"], ["d e f", "a b"]]
+    assert bench.make_inputs(texts, "words") == [["a", "b"], ["c"], ["d", "e", "f"]]
+    with pytest.raises(ValueError, match="mode"):
+        bench.make_inputs(texts, "paragraphs")
