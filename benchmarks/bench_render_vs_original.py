@@ -172,7 +172,7 @@ def run_renderer(name: str, mode: str, args: argparse.Namespace, texts: list[str
     texts_file = workdir / "texts.json"
     texts_file.write_text(json.dumps({"mode": mode, "items": make_inputs(texts, mode)}),
                           encoding="utf-8")
-    env_ours = {**os.environ, "PYTHONPATH": str(REPO), "SDL_VIDEODRIVER": "dummy"}
+    env_ours = {**os.environ, "PYTHONPATH": str(args.ours_repo), "SDL_VIDEODRIVER": "dummy"}
     env_orig = {k: v for k, v in os.environ.items()
                 if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     env_orig["SDL_VIDEODRIVER"] = "dummy"
@@ -216,7 +216,8 @@ def report(results: list[dict], before: dict, after: dict, args: argparse.Namesp
              f"{os.cpu_count()} CPUs; both sides pinned to core {args.core}; "
              f"{results[0]['n'] if results else 0} Wikipedia sentences (100-160 chars, mean "
              f"{mean_len:.0f}); {args.passes} interleaved passes (ours, original, ...); rates in "
-             "inputs/s (sentences, pairs or word lists).", ""]
+             "inputs/s (sentences, pairs or word lists); ours = pixel_bench from "
+             f"{args.ours_repo}.", ""]
     for r in results:
         n = r["n"]
         lines.append(f"**{r['renderer']}, {r['mode']}** — identical outputs: {r['identical']['identical']}/"
@@ -260,12 +261,17 @@ def main() -> None:
                         choices=["pangocairo", "pygame"])
     parser.add_argument("--modes", nargs="+", default=["sentences"],
                         choices=["sentences", "pairs", "words"])
+    parser.add_argument("--ours-repo", type=Path, default=REPO,
+                        help="pixel-bench checkout whose renderers are 'ours' (default: this "
+                             "one; e.g. an export of an older commit, to measure a change)")
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
     if not (Path(args.original_src) / "pixel" / "data" / "rendering").is_dir():
         sys.exit(f"--original-src {args.original_src}: no pixel/data/rendering folder in it")
     if not Path(args.original_python).is_file():
         sys.exit(f"--original-python {args.original_python}: no such file")
+    if not (args.ours_repo / "pixel_bench" / "render").is_dir():
+        sys.exit(f"--ours-repo {args.ours_repo}: no pixel_bench/render folder in it")
     os.sched_setaffinity(0, {args.core})  # the parent only waits; keep it off the other core
 
     from bench_render import wikipedia_sentences
