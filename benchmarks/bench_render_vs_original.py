@@ -13,13 +13,14 @@ For each renderer, both sides run in their own long-lived process (``render_work
 to the same core, with PIXEL's settings (``pixel_bench.render.defaults``). Each renders the same
 Wikipedia sentences (``bench_render.wikipedia_sentences``; ``--modes pairs``: each sentence with
 the next as a pair, ``words``: each sentence split at spaces, as token classification renders
-it): first once untimed, writing a digest
-of every output (pixels, shape, dtype, ``num_text_patches``, ``sep_patches``) that is compared
-across the sides; then in interleaved timed passes: ours, original, ours, original, ... Only the
-render loop inside each process is timed (wall clock and process CPU time); process start,
-imports and font loading are reported on their own. The ratio is taken per adjacent pair (pass i
-of ours over pass i of the original), which keeps it meaningful on a machine shared with other
-jobs; the load average and the busiest other processes are printed before and after.
+it). First, once untimed, each writes a digest of every output (pixels, shape, dtype,
+``num_text_patches``, ``sep_patches``), and the digests are compared across the sides. Then
+come the timed passes, interleaved: within a pass, both sides render the same chunk of
+``--chunk`` inputs back to back, in alternating order (ours, original, original, ours, ...), so
+that both see the same moments of a shared machine. Only the render loop inside each process is
+timed (wall clock and process CPU time); process start, imports and font loading are reported
+on their own. The ratio is taken per pass (pass i of ours over pass i of the original). The load
+average and the busiest other processes are printed before and after.
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ def pair_ratios(ours_s: list[float], original_s: list[float]) -> list[float]:
     if len(ours_s) != len(original_s) or not ours_s:
         raise ValueError("need the same, non-zero number of passes on both sides")
     return [o / s for s, o in zip(ours_s, original_s)]
+
+
+def interleaved_chunks(n: int, chunk: int) -> list[tuple[int, int, tuple[str, str]]]:
+    """One pass over ``n`` inputs as ``(start, stop, order)`` chunks: both sides render each
+    chunk back to back, in alternating order (ours first, then original first, ...), so that
+    both see the same moments of a shared machine and neither always goes first."""
+    if chunk <= 0:
+        raise ValueError(f"chunk must be positive, got {chunk}")
+    sides = ("ours", "original")
+    return [(a, min(a + chunk, n), sides if k % 2 == 0 else sides[::-1])
+            for k, a in enumerate(range(0, n, chunk))]
 
 
 def summarize(values: list[float]) -> dict:
@@ -189,9 +201,16 @@ def run_renderer(name: str, mode: str, args: argparse.Namespace, texts: list[str
             digests[side] = json.loads(out.read_text(encoding="utf-8"))
         same = compare_digests(digests["ours"], digests["original"])
         passes = {"ours": [], "original": []}
+        chunks = interleaved_chunks(len(texts), args.chunk)
         for i in range(args.passes):
-            for side in ("ours", "original"):
-                passes[side].append(workers[side].ask(cmd="time"))
+            spent = {side: {"wall": 0.0, "cpu": 0.0} for side in workers}
+            for start, stop, order in chunks:
+                for side in order:
+                    reply = workers[side].ask(cmd="time", start=start, stop=stop)
+                    spent[side]["wall"] += reply["wall"]
+                    spent[side]["cpu"] += reply["cpu"]
+            for side in workers:
+                passes[side].append(spent[side])
             o, g = passes["ours"][-1], passes["original"][-1]
             print(f"  {name} {mode} pass {i + 1}: ours {len(texts) / o['wall']:,.0f}/s, original "
                   f"{len(texts) / g['wall']:,.0f}/s, ratio {g['wall'] / o['wall']:.3f}",
@@ -215,7 +234,8 @@ def report(results: list[dict], before: dict, after: dict, args: argparse.Namesp
              f"CPU use by process over 1 s after: {'; '.join(after['top']) or 'none'}",
              f"{os.cpu_count()} CPUs; both sides pinned to core {args.core}; "
              f"{results[0]['n'] if results else 0} Wikipedia sentences (100-160 chars, mean "
-             f"{mean_len:.0f}); {args.passes} interleaved passes (ours, original, ...); rates in "
+             f"{mean_len:.0f}); {args.passes} passes per side, interleaved in chunks of "
+             f"{args.chunk} inputs (ours, original, original, ours, ...); rates in "
              "inputs/s (sentences, pairs or word lists); ours = pixel_bench from "
              f"{args.ours_repo}.", ""]
     for r in results:
@@ -259,6 +279,9 @@ def main() -> None:
     parser.add_argument("--core", type=int, default=0, help="CPU core both sides are pinned to")
     parser.add_argument("--renderers", nargs="+", default=["pangocairo", "pygame"],
                         choices=["pangocairo", "pygame"])
+    parser.add_argument("--chunk", type=int, default=100,
+                        help="inputs per timed chunk: a pass alternates ours/original chunk by "
+                             "chunk (ABBA order), so both sides share the same load")
     parser.add_argument("--modes", nargs="+", default=["sentences"],
                         choices=["sentences", "pairs", "words"])
     parser.add_argument("--ours-repo", type=Path, default=REPO,

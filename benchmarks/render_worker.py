@@ -10,8 +10,8 @@ times (imports, renderer construction incl. font loading), then answers each com
 * ``{"cmd": "digest", "out": PATH}``: render every text (untimed; doubles as warm-up) and write
   one entry per text to PATH: sha256 of the pixel bytes, shape, dtype, num_text_patches and
   sep_patches;
-* ``{"cmd": "time"}``: render every text in a bare loop; reply wall-clock and CPU seconds of
-  that loop only;
+* ``{"cmd": "time", "start": i, "stop": j}``: render texts[i:j] (default: all) in a bare loop;
+  reply wall-clock and CPU seconds of that loop only;
 * ``{"cmd": "quit"}``.
 """
 
@@ -89,8 +89,9 @@ def main() -> None:
                 json.dump([digest(renderer(t)) for t in texts], fh)
             reply = {"done": True}
         elif cmd["cmd"] == "time":
+            chunk = texts[cmd.get("start", 0): cmd.get("stop", len(texts))]
             wall0, cpu0 = time.perf_counter(), time.process_time()
-            for text in texts:
+            for text in chunk:
                 renderer(text)
             reply = {"wall": time.perf_counter() - wall0, "cpu": time.process_time() - cpu0}
         else:

@@ -82,3 +82,13 @@ def test_inputs_per_mode():
     assert bench.make_inputs(texts, "words") == [["a", "b"], ["c"], ["d", "e", "f"]]
     with pytest.raises(ValueError, match="mode"):
         bench.make_inputs(texts, "paragraphs")
+
+
+def test_interleaved_chunks_cover_every_input_in_alternating_order():
+    chunks = bench.interleaved_chunks(5, 2)
+    assert [(a, b) for a, b, _ in chunks] == [(0, 2), (2, 4), (4, 5)]
+    assert [order for _, _, order in chunks] == [("ours", "original"), ("original", "ours"),
+                                                  ("ours", "original")]
+    assert bench.interleaved_chunks(0, 3) == []
+    with pytest.raises(ValueError):
+        bench.interleaved_chunks(5, 0)
