@@ -7,7 +7,12 @@
 
 ``--original-src`` is a folder holding PIXEL's ``pixel`` package (``pixel/data/rendering``),
 ``--original-python`` the interpreter of an environment where it imports (PyGObject, pycairo,
-manimpango, pygame, OpenCV). Nothing of the original is imported into this process.
+manimpango, pygame, OpenCV). Nothing of the original is imported into this process, and none of
+its code belongs in this repository. On Debian 12 (BENCHMARKS.md has the versions):
+
+    apt-get install libgirepository1.0-dev gir1.2-pango-1.0 libcairo2-dev libpango1.0-dev
+    python3 -m venv /tmp/venv-orig && /tmp/venv-orig/bin/pip install "PyGObject<3.51" pycairo \
+        manimpango numpy fonttools pygame==2.6.1 opencv-python-headless
 
 For each renderer, both sides run in their own long-lived process (``render_worker.py``) pinned
 to the same core, with PIXEL's settings (``pixel_bench.render.defaults``). Each renders the same
@@ -152,7 +157,18 @@ def busiest_processes(seconds: float = 1.0, top: int = 5) -> list[str]:
     for pid, (comm, ticks) in _cpu_ticks().items():
         if pid in first and ticks > first[pid][1]:
             used.append((100 * (ticks - first[pid][1]) / hz / seconds, pid, comm))
-    return [f"{pct:.0f}% {comm} ({pid})" for pct, pid, comm in sorted(used, reverse=True)[:top]]
+    return [f"{pct:.0f}% {_command(pid, comm)} ({pid})"
+            for pct, pid, comm in sorted(used, reverse=True)[:top]]
+
+
+def _command(pid: int, comm: str, width: int = 70) -> str:
+    """The start of a process's command line (its name if that is unreadable)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return comm
+    cmd = raw.replace(b"\0", b" ").decode(errors="replace").strip() or comm
+    return cmd if len(cmd) <= width else cmd[: width - 3] + "..."
 
 
 def machine_state() -> dict:

@@ -78,7 +78,8 @@ def main() -> None:
                                         args.src)
     ready = {"ready": True, "pid": os.getpid(), "affinity": sorted(os.sched_getaffinity(0)),
              "imports_s": t0 - T_SCRIPT + import_s, "init_s": time.perf_counter() - t0 - import_s,
-             "python": sys.version.split()[0], "numpy": np.__version__}
+             "python": sys.version.split()[0], "numpy": np.__version__,
+             "module": sys.modules[type(renderer).__module__].__file__}
     print(json.dumps(ready), flush=True)
     for line in sys.stdin:
         cmd = json.loads(line)
