@@ -166,11 +166,11 @@ class _Layout:
 
 
 class _Strip:
-    """A strip, a Pango context and one layout, kept for the sentence and word paths.
+    """A strip, a Pango context and one layout, kept for sentences, word lists and plain pairs.
 
     PIXEL builds a cairo surface, a cairo context, a Pango context and a layout for every text
-    (and a layout per word); so did this renderer, which made it ~10% slower than the original
-    (BENCHMARKS.md). Here they are built once per renderer and thread and reset per text: the
+    (and a layout per word); so did this renderer, which made it 0.86-0.90x as fast as the
+    original on one core (BENCHMARKS.md). Here they are built once per renderer and thread and reset per text: the
     strip is cleared to what a fresh surface holds (A8: all 0; RGB24: painted white), the layout
     gets the new text, and the hot C calls go straight to the cffi libraries (no wrapper objects,
     no per-call ``ffi.new``; cairo's sticky error status is checked once per text). Pixels and
@@ -307,7 +307,7 @@ class PangoCairoTextRenderer(TextRenderer):
         return _Layout(self._b, canvas, self._desc, text, rtl=rtl)
 
     def _strip(self) -> _Strip:
-        """This thread's reusable strip, cleared (the sentence and word paths)."""
+        """This thread's reusable strip, cleared (sentences, word lists, plain pairs)."""
         strip = getattr(self._strips, "strip", None)
         if strip is None or strip.broken:
             strip = self._strips.strip = _Strip(self._b, self._desc, self.max_pixels_len,
