@@ -245,3 +245,94 @@ def test_bad_stride(small):
         small(long_pair, return_offset_mapping=True, return_overflowing_patches=True, stride=38)
     with pytest.raises(ValueError, match="stride"):
         small(long_pair, return_offset_mapping=True, return_overflowing_patches=True, stride=-1)
+
+
+# -- the reused strip (sentence and word paths) ---------------------------------------------------
+REUSE_TEXTS = [LONG, "Short text.", "", "Tokyo 東京 🙂 and ﬁne ligatures", LONG[:300], "x",
+               "tab\tand\nnewline", "ÅÄÖ åäö — “quotes” …", "A" * 40, "The end."]
+
+
+def _fresh_sentence(r, text: str):
+    """The pre-reuse path: new surface, context, Pango context and layout for the text."""
+    text = text.replace("\n", " ")
+    canvas = r._canvas()
+    layout = r._layout(canvas, text)
+    canvas.draw(layout, 2)
+    eos = r.next_patch(2 + layout.width + 2)
+    return canvas.image([eos]), eos, layout.unknown_glyphs()
+
+
+@pytest.mark.parametrize("rgb", [False, True])
+def test_reused_strip_matches_fresh_objects(noto: Path, rgb: bool):
+    # long texts before short ones: no ink may survive from one text to the next
+    r = RENDERERS.get("pangocairo")(RendererConfig(font_file=str(noto), rgb=rgb))
+    for text in REUSE_TEXTS + REUSE_TEXTS[::-1]:
+        enc = r(text)
+        image, eos, unknown = _fresh_sentence(r, text)
+        assert np.array_equal(enc.pixel_values, image), text[:40]
+        assert enc.sep_patches == [eos] and enc.num_text_patches == eos // 16
+        assert enc.unknown_glyphs == unknown
+
+
+def test_words_after_sentences_match_a_fresh_renderer(noto: Path):
+    words = ["Hello", "wörld", "東京", "", "ﬁne", "end."]
+    used = RENDERERS.get("pangocairo")(RendererConfig(font_file=str(noto)))
+    for text in REUSE_TEXTS:
+        used(text)
+    fresh = RENDERERS.get("pangocairo")(RendererConfig(font_file=str(noto)))
+    for ws in (words, LONG.split(), ["x"]):
+        a, b = used(ws), fresh(ws)
+        assert np.array_equal(a.pixel_values, b.pixel_values)
+        assert (a.word_starts, a.sep_patches, a.num_dropped_words, a.unknown_glyphs) == \
+            (b.word_starts, b.sep_patches, b.num_dropped_words, b.unknown_glyphs)
+        used(LONG)  # and a sentence in between
+
+
+def test_strip_is_kept_per_thread(renderer):
+    import threading
+
+    renderer("one")
+    strip = renderer._strips.strip
+    renderer("two")
+    assert renderer._strips.strip is strip  # reused, not rebuilt per text
+    expected = {t: renderer(t).pixel_values for t in REUSE_TEXTS}
+    results, strips = {}, []
+
+    def work(i: int) -> None:
+        for _ in range(3):
+            for t in REUSE_TEXTS:
+                if not np.array_equal(renderer(t).pixel_values, expected[t]):
+                    results[i] = t
+        strips.append(renderer._strips.strip)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not results
+    assert len({id(s) for s in strips}) == 3 and strip not in strips
+
+
+def test_broken_strip_is_rebuilt(renderer):
+    expected = renderer("Hello world.").pixel_values
+    renderer._strips.strip.broken = True  # as after a (sticky) cairo error
+    old = renderer._strips.strip
+    assert np.array_equal(renderer("Hello world.").pixel_values, expected)
+    assert renderer._strips.strip is not old and not renderer._strips.strip.broken
+
+
+def test_plain_pairs_on_the_strip_match_the_full_pair_path(renderer):
+    # the QA pair path (fresh objects) with options that change nothing here
+    pairs = [(LONG[:200], "Short."), ("", "x"), ("Tokyo 東京", "ﬁne"), (LONG, "after the end"),
+             ("a", LONG), ("tab\there", "new\nline")]
+    for a, b in pairs + pairs[::-1]:
+        fast = renderer((a, b))
+        full = renderer._render_pair(a.replace("\n", " "), b.replace("\n", " "), rtl=False,
+                                     return_offset_mapping=False,
+                                     return_overflowing_patches=False, stride=0,
+                                     text_a_max_length=None, fixed=False)
+        assert np.array_equal(fast.pixel_values, full.pixel_values), (a[:20], b[:20])
+        assert (fast.sep_patches, fast.num_text_patches, fast.truncated, fast.unknown_glyphs,
+                fast.offset_mapping) == (full.sep_patches, full.num_text_patches, full.truncated,
+                                         full.unknown_glyphs, full.offset_mapping)
