@@ -380,8 +380,9 @@ def run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, results
 
     train = prep.splits[recipe["train_split"]]
     main = prep.splits[task.main_split]
-    label_names = (["start_positions", "end_positions"] if task.family == "question_answering"
-                   else ["labels"])
+    label_names = list(getattr(task, "label_names", ()) or (
+        ["start_positions", "end_positions"] if task.family == "question_answering"
+        else ["labels"]))
     ft = finetune(net, train.dataset, main.dataset, adapter.collate,
                   _compute_metrics_for(task, main, recipe), recipe, cell / "checkpoints", seed,
                   task.main_metric, task.greater_is_better, label_names, callbacks)
