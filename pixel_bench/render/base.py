@@ -271,5 +271,6 @@ class TextRenderer:
 def _dir_digest(directory: str | None) -> str | None:
     if not directory:
         return None
-    files = sorted(p for p in Path(directory).glob("*") if p.suffix.lower().endswith("tf"))
+    files = sorted(p for p in Path(directory).glob("*")
+                   if p.suffix.lower() in (".ttf", ".otf", ".ttc", ".otc"))
     return hashlib.sha256("".join(file_sha256(p) for p in files).encode()).hexdigest()
