@@ -16,7 +16,8 @@ the token-classification family does); the record counts them either way
 (``words_unrendered``).
 
 Metrics (PIXEL's ``compute_metrics``): over every labelled word, punctuation included,
-UAS = % words with the right head, LAS = % with the right head and relation, both x 100.
+UAS = share of words with the right head, LAS = share with the right head and relation
+(fractions, as every score here; PIXEL's script prints them x 100).
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ UNRENDERED_MODES = ("score", "drop")
 
 def attachment_scores(arc_preds: Sequence[int], rel_preds: Sequence[int],
                       arc_gold: Sequence[int], rel_gold: Sequence[int]) -> dict[str, float]:
-    """UAS/LAS (x 100) over aligned flat lists of labelled words (PIXEL's compute_metrics)."""
+    """UAS/LAS over aligned flat lists of labelled words (PIXEL's compute_metrics). Fractions,
+    like every score in the harness (PIXEL's script multiplies by 100; the report prints
+    percentages)."""
     arc_preds, rel_preds = np.asarray(arc_preds), np.asarray(rel_preds)
     arc_gold, rel_gold = np.asarray(arc_gold), np.asarray(rel_gold)
     if arc_gold.size == 0:
         return {"uas": 0.0, "las": 0.0, "words": 0}
     arcs = arc_preds == arc_gold
     both = arcs & (rel_preds == rel_gold)
-    return {"uas": float(arcs.mean() * 100), "las": float(both.mean() * 100),
+    return {"uas": float(arcs.mean()), "las": float(both.mean()),
             "words": int(arc_gold.size)}
 
 

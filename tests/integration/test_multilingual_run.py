@@ -40,7 +40,7 @@ def test_parsing_run(data: Path, tmp_path: Path) -> None:
     rec, cell = _run("parsing-cop_scriptorium", data, tmp_path)
     assert set(rec.metrics) == {"validation", "test"}
     assert {"uas", "las"} <= set(rec.metrics["validation"]) and rec.main_metric == "las"
-    assert 0 <= rec.metrics["validation"]["las"] <= rec.metrics["validation"]["uas"] <= 100
+    assert 0 <= rec.metrics["validation"]["las"] <= rec.metrics["validation"]["uas"] <= 1
     assert rec.config["head"]["kind"] == "dependency_parsing"
     assert rec.config["recipe"]["learning_rate"] == pytest.approx(8e-5)  # parsing.yaml
     assert rec.counts["validation.words"] > 0 and "validation.words_unrendered" in rec.counts

@@ -125,9 +125,9 @@ def test_attachment_scores_hand_made() -> None:
     # 5 words: heads right for 4, relations right for 3 of those 4 -> UAS 80, LAS 60
     m = attachment_scores([2, 0, 2, 2, 1], [5, 35, 7, 33, 1],
                           [2, 0, 2, 3, 1], [5, 35, 7, 33, 2])
-    assert m["uas"] == pytest.approx(80.0) and m["las"] == pytest.approx(60.0) and m["words"] == 5
+    assert m["uas"] == pytest.approx(0.8) and m["las"] == pytest.approx(0.6) and m["words"] == 5
     # punctuation counts like any word (PIXEL scores every labelled word)
-    assert attachment_scores([1], [33], [1], [33])["las"] == 100.0
+    assert attachment_scores([1], [33], [1], [33])["las"] == 1.0
     assert attachment_scores([], [], [], [])["uas"] == 0.0
 
 
@@ -142,5 +142,5 @@ def test_parsing_score_uses_only_labelled_words() -> None:
                          meta={"labels": [(np.zeros(5, int), arcs, rels)]})
     preds = (np.array([[2, 1, 0, 0]]), np.array([[27, 35, 1, 1]]))
     metrics, rows = task.score(split, preds)
-    assert metrics["uas"] == 50.0 and metrics["las"] == 50.0
+    assert metrics["uas"] == 0.5 and metrics["las"] == 0.5
     assert rows[0]["deprel_gold"] == ["nsubj", "root"] and rows[0]["head_pred"] == [2, 1]
