@@ -33,14 +33,16 @@ def reference_pooling(patches: torch.Tensor, word_starts: torch.Tensor) -> torch
 
 
 def test_word_pooling_matches_pixel_loop_and_hand_case() -> None:
-    ws = torch.tensor([[0, 2, 3, 3, 6] + [-100] * 4, [0, 1, -100, -100, -100, -100, -100, -100, -100]])
+    ws = torch.tensor([[0, 2, 3, 3, 6] + [-100] * 4, [0, 1, -100, -100, -100, -100, -100, -100, -100],
+                       [0, 2, 0, 3, 5] + [-100] * 4])  # a start <= 0 ends the words (PIXEL)
     weights = word_pooling_weights(ws, L)
-    assert weights.shape == (2, L, L)
+    assert weights.shape == (3, L, L)
+    assert weights[2, 1:].abs().sum() == 0
     assert weights[0, 0].tolist()[:3] == [0.5, 0.5, 0.0]  # word 1 = mean of patches 0, 1
     assert weights[0, 2].tolist()[3] == 1.0  # start == end: the patch at the start
     assert weights[0, 3, 3:6].tolist() == pytest.approx([1 / 3] * 3)
     assert weights[0, 4:].abs().sum() == 0 and weights[1, 1:].abs().sum() == 0
-    patches = torch.randn(2, L, 5)
+    patches = torch.randn(3, L, 5)
     torch.testing.assert_close(weights @ patches, reference_pooling(patches, ws))
 
 
