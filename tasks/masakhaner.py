@@ -12,7 +12,7 @@ there (``masakhaner-amh-2023`` reads the revised files).
 
 from __future__ import annotations
 
-from pixel_bench.data.conll import read_conll
+from pixel_bench.data.conll import hub_rows, read_conll
 from pixel_bench.data.io import DataSource
 from pixel_bench.families import TokenClassificationTask
 from pixel_bench.metrics import ner_metrics
@@ -46,7 +46,7 @@ def _task(name: str, lang: str, old_amharic: bool = False) -> TokenClassificatio
         source=DataSource(name=f"MasakhaNER 1.0 {lang}", patterns=PATTERNS,
                           subdirs=_subdirs(lang, old_amharic),
                           hub=("masakhaner", lang)),
-        reader=_read, hub_reader=None, labels=list(MASAKHANER_LABELS),
+        reader=_read, hub_reader=hub_rows, labels=list(MASAKHANER_LABELS),
         metric=ner_metrics, main_metric="f1")
 
 
