@@ -32,9 +32,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def majority_baseline(task, data_dir: str, limit: int | None) -> dict[str, float]:
-    """Predict the most frequent training label everywhere (per word for tagging tasks)."""
+    """Predict the most frequent training label everywhere (per word for tagging tasks; for
+    parsing, left-neighbour attachment with the most frequent relation)."""
     train, _ = task.load_split(task.train_split, data_dir, limit)
     dev, _ = task.load_split(task.main_split, data_dir, limit)
+    if task.family == "dependency_parsing":
+        # no majority class for heads: attach every word to its left neighbour (the first word
+        # to the root) with the most frequent training relation
+        from pixel_bench.families.parsing import attachment_scores
+
+        top = collections.Counter(d for r in train for d in r["deprels"]).most_common(1)[0][0]
+        idx = task.labels.index(top)
+        arcs = [h for r in dev for h in range(len(r["words"]))]
+        gold_arcs = [h for r in dev for h in r["heads"]]
+        gold_rels = [task.labels.index(d) for r in dev for d in r["deprels"]]
+        return attachment_scores(arcs, [idx] * len(arcs), gold_arcs, gold_rels)
     if task.family == "token_classification":
         top = collections.Counter(t for r in train for t in r["labels"]).most_common(1)[0][0]
         return task.metric([[top] * len(r["labels"]) for r in dev], [r["labels"] for r in dev])
