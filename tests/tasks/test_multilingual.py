@@ -144,3 +144,19 @@ def test_parsing_score_uses_only_labelled_words() -> None:
     metrics, rows = task.score(split, preds)
     assert metrics["uas"] == 0.5 and metrics["las"] == 0.5
     assert rows[0]["deprel_gold"] == ["nsubj", "root"] and rows[0]["head_pred"] == [2, 1]
+
+
+def test_parsing_needs_a_pixel_model() -> None:
+    from types import SimpleNamespace
+
+    from pixel_bench.errors import ConfigError
+
+    task = TASKS.get("parsing-ko_gsd")
+    rows = [{"words": ["a"], "heads": [0], "deprels": ["root"]}]
+    for family, rendered in (("pixar2024", [object()]), ("text", None)):
+        adapter = SimpleNamespace(card=SimpleNamespace(name="m", family=family))
+        with pytest.raises(ConfigError, match="biaffine head only"):
+            task.encode("train", rows, adapter, rendered, 16, None)
+    with pytest.raises(ConfigError, match="parsing_unrendered_words"):
+        task.encode("train", rows, SimpleNamespace(card=SimpleNamespace(name="m", family="pixel")),
+                    [object()], 16, None, recipe={"parsing_unrendered_words": "bogus"})
