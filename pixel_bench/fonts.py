@@ -10,6 +10,7 @@ from there by the renderer config; Noto Sans stands in for it when no checkpoint
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError
@@ -71,8 +72,18 @@ def resolve_fonts_dir(name: str | os.PathLike[str]) -> Path:
                       f"{', '.join(str(d) for d in font_search_dirs())}){hint}")
 
 
+@lru_cache(maxsize=1)
+def _font_packages() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(_query_font_packages().items()))
+
+
 def system_font_packages() -> dict[str, str]:
-    """Installed versions of :data:`FONT_PACKAGES` (Debian ``dpkg-query``; empty elsewhere)."""
+    """Installed versions of :data:`FONT_PACKAGES` (Debian ``dpkg-query``, asked once per
+    process; empty elsewhere)."""
+    return dict(_font_packages())
+
+
+def _query_font_packages() -> dict[str, str]:
     import shutil
     import subprocess
 

@@ -68,3 +68,16 @@ def test_recipe_fallback_fonts_dir_reaches_the_renderer(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         _with_fallback_fonts(("pangocairo", cfg), {"fallback_fonts_dir": str(tmp_path / "nope")})
     assert _with_fallback_fonts(None, {"fallback_fonts_dir": "x"}) is None
+
+
+def test_system_font_packages_are_part_of_the_cache_fingerprint(monkeypatch) -> None:
+    # a system-wide fonts-noto-cjk changes Pango's CJK fallback pixels (it breaks the binary
+    # renderer's s_cjk_fallback golden), so cached renderings must not survive it
+    import pixel_bench.render.base as base
+    from pixel_bench.render.pangocairo import PangoCairoTextRenderer
+
+    renderer = PangoCairoTextRenderer(default_config("pangocairo"))
+    before = renderer.fingerprint()
+    monkeypatch.setattr(base, "system_font_packages",
+                        lambda: {"fonts-noto-core": "20201225-1", "fonts-noto-cjk": "1:2022"})
+    assert renderer.fingerprint() != before
