@@ -91,9 +91,7 @@ class BigramsTextRenderer(PangoCairoTextRenderer):
         x, unknown = offset, 0
         for ch in gram[:2]:
             layout.set_text(ch)
-            n = layout.unknown_glyphs()
-            if n:
-                unknown += self._count_unknown(layout)
+            unknown += self._count_unknown(layout)  # (the summary counts characters as texts)
             canvas.draw(layout, x)
             x += layout.width
         return math.ceil(x / self.pixels_per_patch) * self.pixels_per_patch, unknown
@@ -185,11 +183,7 @@ class BigramsTextRenderer(PangoCairoTextRenderer):
             words = words[::-1]
         canvas = self._canvas()
         run = self._render_words_at(canvas, words, 0, rtl, kwargs.get("max_length"))
-        return self._finish_sentence(canvas, run, len(words))
-
-    def _finish_sentence(self, canvas: _Canvas, run: dict[str, Any], n_words: int) -> Encoding:
-        enc = self._encode(canvas, run, [], n_words, word_mode=True)
-        return enc
+        return self._encode(canvas, run, [], len(words), word_mode=True)
 
     def render_text_pair(self, pair: tuple[str, str], **kwargs: Any) -> Encoding:
         """``[A][black sep][B][black EOS]``: A from x = 0 (cut to ``text_a_max_length``
