@@ -40,8 +40,16 @@ def _hub_pos(ds: Any) -> list[dict[str, Any]]:
 
 def _hub_parsing(ds: Any) -> list[dict[str, Any]]:
     """``universal_dependencies`` rows: ``head`` as strings, ``deprel`` with subtypes."""
-    return [{"words": list(r["tokens"]), "heads": [int(h) for h in r["head"]],
-             "deprels": [d.split(":")[0] for d in r["deprel"]]} for r in ds]
+    rows = []
+    for i, r in enumerate(ds):
+        try:
+            heads = [int(h) for h in r["head"]]
+        except (TypeError, ValueError):
+            raise DataError(f"universal_dependencies row {i} ({r.get('idx')}): non-integer head "
+                            f"in {r['head']!r}; use local CoNLL-U files (--data-dir)") from None
+        rows.append({"words": list(r["tokens"]), "heads": heads,
+                     "deprels": [d.split(":")[0] for d in r["deprel"]]})
+    return rows
 
 
 def _with_hint(task: Any, base_load, split: str, data_dir, limit):

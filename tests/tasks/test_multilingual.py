@@ -160,3 +160,12 @@ def test_parsing_needs_a_pixel_model() -> None:
     with pytest.raises(ConfigError, match="parsing_unrendered_words"):
         task.encode("train", rows, SimpleNamespace(card=SimpleNamespace(name="m", family="pixel")),
                     [object()], 16, None, recipe={"parsing_unrendered_words": "bogus"})
+
+
+def test_hub_rows_for_parsing() -> None:
+    hub_rows = TASKS.get("parsing-ko_gsd").hub_reader
+    rows = hub_rows([{"idx": "s1", "tokens": ["a", "b"], "head": ["2", "0"],
+                      "deprel": ["nsubj:pass", "root"]}])
+    assert rows == [{"words": ["a", "b"], "heads": [2, 0], "deprels": ["nsubj", "root"]}]
+    with pytest.raises(DataError, match="non-integer head"):
+        hub_rows([{"idx": "s2", "tokens": ["a"], "head": ["None"], "deprel": ["_"]}])
