@@ -52,7 +52,8 @@ def resolve_font(name: str | os.PathLike[str]) -> Path:
 
 #: Debian packages whose fonts Pango may fall back to (recorded in every result's provenance)
 FONT_PACKAGES = ("fonts-noto-core", "fonts-noto-cjk", "fonts-noto-extra", "fonts-noto-ui-core")
-#: where ``setup.sh`` unpacks Noto Sans CJK (kept out of the system font set; see docs/multilingual.md)
+#: where ``setup.sh`` unpacks Noto Sans CJK (kept out of the system font set;
+#: see docs/multilingual.md)
 CJK_DIR_NAME = "noto-cjk"
 
 

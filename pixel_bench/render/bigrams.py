@@ -145,7 +145,8 @@ class BigramsTextRenderer(PangoCairoTextRenderer):
     def _check_bigram_kwargs(self, kwargs: dict[str, Any]) -> None:
         unknown = sorted(set(kwargs) - BIGRAM_KWARGS)
         if unknown:
-            raise TypeError(f"unknown rendering option(s) {unknown}; known: {sorted(BIGRAM_KWARGS)}")
+            raise TypeError(f"unknown rendering option(s) {unknown}; "
+                            f"known: {sorted(BIGRAM_KWARGS)}")
         if kwargs.get("return_offset_mapping") or kwargs.get("return_overflowing_patches"):
             raise NotImplementedError(
                 f"the {self.name} renderer has no offset mapping / overflow windows (the "

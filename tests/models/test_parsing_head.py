@@ -33,7 +33,7 @@ def reference_pooling(patches: torch.Tensor, word_starts: torch.Tensor) -> torch
 
 
 def test_word_pooling_matches_pixel_loop_and_hand_case() -> None:
-    ws = torch.tensor([[0, 2, 3, 3, 6] + [-100] * 4, [0, 1, -100, -100, -100, -100, -100, -100, -100],
+    ws = torch.tensor([[0, 2, 3, 3, 6] + [-100] * 4, [0, 1] + [-100] * 7,
                        [0, 2, 0, 3, 5] + [-100] * 4])  # a start <= 0 ends the words (PIXEL)
     weights = word_pooling_weights(ws, L)
     assert weights.shape == (3, L, L)

@@ -27,9 +27,9 @@ def _records():
     recs = []
     for i, code in enumerate(TREEBANKS):
         task = "pos" if code == "en_ewt" else f"pos-{code}"  # ENG read from the plain pos task
-        recs.append(make_record("pixel-base", task, 1, {"validation": {"accuracy": 0.9 + i / 200},
-                                                        "test": {"accuracy": 0.89 + i / 200}},
-                                "accuracy", **PIXEL))
+        recs.append(make_record("pixel-base", task, 1,
+                                {"validation": {"accuracy": 0.9 + i / 200},
+                                 "test": {"accuracy": 0.89 + i / 200}}, "accuracy", **PIXEL))
         recs.append(make_record("pixel-base", f"parsing-{code}", 1,
                                 {"validation": {"las": 0.80 + i / 100, "uas": 0.85 + i / 100},
                                  "test": {"las": 0.79 + i / 100, "uas": 0.84 + i / 100}}, "las", **PIXEL))
@@ -77,9 +77,11 @@ def test_ud_test_split_and_averages(ml_results: Path) -> None:
 
 
 def test_multilingual_report_does_not_import_torch(ml_results: Path) -> None:
-    script = ("import sys\nfrom typer.testing import CliRunner\nfrom pixel_bench.cli.app import app\n"
+    script = ("import sys\nfrom typer.testing import CliRunner\n"
+              "from pixel_bench.cli.app import app\n"
               "for layout in ('ud', 'masakhaner'):\n"
-              "    r = CliRunner().invoke(app, ['report', '--results', sys.argv[1], '--layout', layout])\n"
+              "    r = CliRunner().invoke(app, ['report', '--results', sys.argv[1],\n"
+              "                                 '--layout', layout])\n"
               "    assert r.exit_code == 0, r.output\n"
               "assert 'torch' not in sys.modules\nprint('ok')\n")
     proc = subprocess.run([sys.executable, "-c", script, str(ml_results)], capture_output=True,
