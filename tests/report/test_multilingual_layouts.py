@@ -32,7 +32,8 @@ def _records():
                                  "test": {"accuracy": 0.89 + i / 200}}, "accuracy", **PIXEL))
         recs.append(make_record("pixel-base", f"parsing-{code}", 1,
                                 {"validation": {"las": 0.80 + i / 100, "uas": 0.85 + i / 100},
-                                 "test": {"las": 0.79 + i / 100, "uas": 0.84 + i / 100}}, "las", **PIXEL))
+                                 "test": {"las": 0.79 + i / 100, "uas": 0.84 + i / 100}},
+                                "las", **PIXEL))
         if code not in ("ar_padt", "hi_hdtb"):  # no Arabic/Hindi data: no average for this model
             recs.append(make_record("pixel-tiny", f"pos-{code}", 1,
                                     {"validation": {"accuracy": 0.5 + i / 100}}, "accuracy",
