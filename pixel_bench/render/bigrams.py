@@ -25,7 +25,8 @@ Geometry (both originals, read side by side; their word and sentence paths are t
   first (sentence and pair modes), so a whole sentence reads right to left.
 * ``sep_patches`` are **patch indices** here (the originals convert with ``px2patch_ceil``).
 
-Reproduced quirks: a one-word list is measured twice (the first- and last-word branches both
+Checked bit for bit against the original list-mode code path run on its own stack
+(tests/render/test_bigrams_parity.py). Reproduced quirks: a one-word list is measured twice (the first- and last-word branches both
 see it), which can only make the truncation test stricter; the UD 2.10 edge case of a single
 word starting with ``http://www.google.com/search`` is replaced by that prefix, as in both
 originals. Not implemented: the pair mode's offset mapping and overflow windows (QA), which
