@@ -1,10 +1,10 @@
-"""The bigrams renderer (pangocairo-bigrams). The originals (xplip/pixel
-``pangocairo_renderer_bigrams.py``, ilkerkesen/pixel-m4 ``pangocairo_renderer_bigrams_iso_char.py``)
-need PyGObject + pycairo + manimpango, which this machine does not have, so there is no golden
-file: the cases below are checked by hand against the geometry read in those sources (widths
-are Noto Sans 8 pt at 120 dpi: H 10, e 8, l 3, o 8, w 10, r 6, d 8 px), and the drawing itself is
-checked against PIXEL's continuous renderer, whose output is golden-verified (a single character
-drawn at x = 0 here is the continuous renderer's x = 2 drawing moved 2 px left)."""
+"""The bigrams renderer (pangocairo-bigrams): hand-checked geometry. Bit-for-bit parity with the
+original code path on its own stack is test_bigrams_parity.py; the cases here are checked by hand
+against the geometry read in xplip/pixel ``pangocairo_renderer_bigrams.py`` and ilkerkesen/pixel-m4
+``pangocairo_renderer_bigrams_iso_char.py`` (widths are Noto Sans 8 pt at 120 dpi: H 10, e 8,
+l 3, o 8, w 10, r 6, d 8 px), and the drawing itself against PIXEL's continuous renderer, whose
+output is golden-verified (a single character drawn at x = 0 here is the continuous renderer's
+x = 2 drawing moved 2 px left)."""
 
 from __future__ import annotations
 
