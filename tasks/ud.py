@@ -13,6 +13,7 @@ Splits: train, validation (dev; selects the model) and test, scored when present
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ from pixel_bench.metrics import pos_metrics
 from pixel_bench.registry import TASKS
 
 SPLITS = ("validation", "test")
+CJK_SCRIPTS = ("Hangul", "Han", "Japanese")
+logger = logging.getLogger("pixel_bench.tasks.ud")
 
 
 def _patterns(prefix: str) -> dict[str, list[str]]:
@@ -63,12 +66,26 @@ def _with_hint(task: Any, base_load, split: str, data_dir, limit):
         raise DataError(f"{exc}. To get {tb.language} ({tb.folder}): {tb.source_hint}") from None
 
 
+def _font_hint(task: Any, recipe: dict[str, Any]) -> dict[str, Any]:
+    """CJK treebanks without a fallback-fonts folder render hex boxes with the system fonts kept
+    for the golden renderings: say how to get the glyphs before the rendering starts."""
+    tb: Treebank | None = task.treebank
+    if tb is not None and tb.script in CJK_SCRIPTS and not recipe.get("fallback_fonts_dir"):
+        logger.warning("%s: %s script needs CJK glyphs; without --set fallback_fonts_dir=noto-cjk "
+                       "(the folder setup.sh unpacks) they render as hex boxes "
+                       "(docs/multilingual.md#fonts)", task.name, tb.script)
+    return {}
+
+
 @dataclass
 class UDPosTask(TokenClassificationTask):
     treebank: Treebank | None = None
 
     def load_split(self, split: str, data_dir=None, limit=None):
         return _with_hint(self, super().load_split, split, data_dir, limit)
+
+    def render_kwargs(self, recipe: dict[str, Any]) -> dict[str, Any]:
+        return {**super().render_kwargs(recipe), **_font_hint(self, recipe)}
 
 
 @dataclass
@@ -77,6 +94,9 @@ class UDParsingTask(DependencyParsingTask):
 
     def load_split(self, split: str, data_dir=None, limit=None):
         return _with_hint(self, super().load_split, split, data_dir, limit)
+
+    def render_kwargs(self, recipe: dict[str, Any]) -> dict[str, Any]:
+        return {**super().render_kwargs(recipe), **_font_hint(self, recipe)}
 
 
 for code, tb in TREEBANKS.items():

@@ -169,3 +169,15 @@ def test_hub_rows_for_parsing() -> None:
     assert rows == [{"words": ["a", "b"], "heads": [2, 0], "deprels": ["nsubj", "root"]}]
     with pytest.raises(DataError, match="non-integer head"):
         hub_rows([{"idx": "s2", "tokens": ["a"], "head": ["None"], "deprel": ["_"]}])
+
+
+def test_cjk_treebank_without_fallback_fonts_warns(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="pixel_bench.tasks.ud"):
+        assert TASKS.get("pos-zh_gsd").render_kwargs({}) == {}
+        assert "fallback_fonts_dir=noto-cjk" in caplog.text
+        caplog.clear()
+        TASKS.get("parsing-ko_gsd").render_kwargs({"fallback_fonts_dir": "noto-cjk"})
+        TASKS.get("pos-cop_scriptorium").render_kwargs({})
+        assert caplog.text == ""
