@@ -1,5 +1,6 @@
 """Bigrams renderer parity: 69 word lists (UD dev sentences in Latin, Coptic, Hangul, Han, Tamil,
-Vietnamese and Japanese scripts, XNLI Arabic premises, synthetic edge cases) must render
+Vietnamese and Japanese scripts, XNLI Arabic premises, synthetic edge cases), 12 sentences and 6
+premise/hypothesis pairs (English, Arabic = the RTL pair path) must render
 bit-identically to the expected outputs in ``data/bigrams_parity.json`` — made by running the
 original list-mode code path on its own stack (see the file's "about"). Needs the Noto Sans CJK
 fallback folder (``setup.sh`` unpacks it); runs in a subprocess because fallback fonts are
@@ -20,7 +21,7 @@ SCRIPT = """
 import hashlib, json, sys
 import numpy as np
 sys.path.insert(0, sys.argv[3])
-from bigrams_cases import case_words
+from bigrams_cases import case_words, mode_input
 from pathlib import Path
 from pixel_bench.render.bigrams import BigramsTextRenderer
 from pixel_bench.render.defaults import default_config
@@ -32,7 +33,13 @@ for case in json.load(open(sys.argv[1]))["cases"]:
     out.append({"case": case["case"], "word_starts": e.word_starts,
                 "num_text_patches": e.num_text_patches,
                 "sha1": hashlib.sha1(np.ascontiguousarray(e.pixel_values).tobytes()).hexdigest()})
-print(json.dumps(out))
+modes = []
+for case in json.load(open(sys.argv[1]))["modes"]:
+    e = r(mode_input(case["case"], Path(sys.argv[4])))
+    modes.append({"case": case["case"], "word_starts": e.word_starts,
+                  "num_text_patches": e.num_text_patches, "sep_patches": e.sep_patches,
+                  "sha1": hashlib.sha1(np.ascontiguousarray(e.pixel_values).tobytes()).hexdigest()})
+print(json.dumps({"cases": out, "modes": modes}))
 """
 
 
@@ -57,7 +64,9 @@ def test_bigrams_match_the_original_code_path(data: Path) -> None:
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    want = json.loads(fixture.read_text(encoding="utf-8"))["cases"]
-    assert len(got) == len(want) == 69
-    diff = [g["case"] for g, w in zip(got, want) if g != w]
-    assert not diff, f"{len(diff)} case(s) differ from the original: {diff[:10]}"
+    expected = json.loads(fixture.read_text(encoding="utf-8"))
+    for key, n in (("cases", 69), ("modes", 18)):  # word lists; sentences and pairs
+        want = expected[key]
+        assert len(got[key]) == len(want) == n
+        diff = [g["case"] for g, w in zip(got[key], want) if g != w]
+        assert not diff, f"{len(diff)} {key} differ from the original: {diff[:10]}"
