@@ -85,3 +85,23 @@ def test_parsing_head_shapes_loss_and_predictions() -> None:
     empty = model(pix, attention_mask=mask, word_starts=ws, arc_labels=torch.full_like(arcs, -100),
                   rel_labels=rels)
     assert empty.loss.item() == 0.0
+
+
+def test_parsing_checkpoint_round_trip_keeps_every_weight(tmp_path) -> None:
+    """A saved parsing model (the Team-PIXEL parsing checkpoints' key names) loads back whole:
+    no missing or unexpected keys, same scores."""
+    from pixel_bench.modeling.pixel import load_pixel_checkpoint
+
+    torch.manual_seed(1)
+    model = PIXELForBiaffineParsing(PIXELConfig(**TINY)).eval()
+    with torch.no_grad():
+        model.biaffine_arcs.weight.normal_()
+        model.biaffine_rels.weight.normal_()
+    model.save_pretrained(str(tmp_path))
+    loaded, report = load_pixel_checkpoint(tmp_path, PIXELForBiaffineParsing, return_report=True)
+    assert not report.dropped and not report.newly_initialised
+    pix, ws = torch.rand(1, 3, 16, 16 * L), torch.tensor([[0, 2, 5] + [-100] * 6])
+    with torch.no_grad():
+        a = model(pix, attention_mask=torch.ones(1, L), word_starts=ws, return_scores=True)
+        b = loaded(pix, attention_mask=torch.ones(1, L), word_starts=ws, return_scores=True)
+    torch.testing.assert_close(a.rel_logits, b.rel_logits)
