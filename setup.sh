@@ -18,6 +18,23 @@ if ! fc-list 2>/dev/null | grep -q "NotoSans-Regular"; then
   fi
 fi
 
+# Noto Sans CJK (Debian fonts-noto-cjk) for the Chinese, Japanese and Korean treebanks, unpacked
+# into the pixel-bench cache as a fallback-fonts folder ("--set fallback_fonts_dir=noto-cjk"),
+# NOT installed system-wide: a system-wide CJK font changes Pango's fallback for every renderer
+# and breaks the golden renderings (made without it). See docs/multilingual.md.
+CJK_DIR="${PIXEL_BENCH_CACHE:-$HOME/.cache/pixel-bench}/fonts/noto-cjk"
+if [ ! -f "$CJK_DIR/NotoSansCJK-Regular.ttc" ] && command -v apt-get >/dev/null \
+    && command -v dpkg-deb >/dev/null; then
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download fonts-noto-cjk >/dev/null 2>&1 \
+      && dpkg-deb -x fonts-noto-cjk_*.deb x); then
+    mkdir -p "$CJK_DIR" && cp "$tmp"/x/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc "$CJK_DIR"/
+  else
+    echo "setup.sh: could not fetch fonts-noto-cjk; CJK text will render as hex boxes" >&2
+  fi
+  rm -rf "$tmp"
+fi
+
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 # torch first, pinned, from pip (uv/poetry would fetch a multi-GB CUDA build here).

@@ -32,9 +32,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def majority_baseline(task, data_dir: str, limit: int | None) -> dict[str, float]:
-    """Predict the most frequent training label everywhere (per word for tagging tasks)."""
+    """Predict the most frequent training label everywhere (per word for tagging tasks; for
+    parsing, neighbour attachment with the most frequent relation)."""
     train, _ = task.load_split(task.train_split, data_dir, limit)
     dev, _ = task.load_split(task.main_split, data_dir, limit)
+    if task.family == "dependency_parsing":
+        # no majority class for heads: attach every word to its left neighbour (first word ->
+        # root) or to its right neighbour (last word -> root), whichever direction fits the
+        # training data better, with the most frequent training relation
+        from pixel_bench.families.parsing import attachment_scores
+
+        def heads(rows, right):
+            return [(i + 2 if i + 1 < len(r["words"]) else 0) if right else i
+                    for r in rows for i in range(len(r["words"]))]
+
+        def score(rows, right, rel):
+            gold_rels = [task.labels.index(d) for r in rows for d in r["deprels"]]
+            guess = heads(rows, right)
+            return attachment_scores(guess, [rel] * len(guess),
+                                     [h for r in rows for h in r["heads"]], gold_rels)
+
+        top = collections.Counter(d for r in train for d in r["deprels"]).most_common(1)[0][0]
+        rel = task.labels.index(top)
+        right = score(train, True, rel)["uas"] > score(train, False, rel)["uas"]
+        return score(dev, right, rel)
     if task.family == "token_classification":
         top = collections.Counter(t for r in train for t in r["labels"]).most_common(1)[0][0]
         return task.metric([[top] * len(r["labels"]) for r in dev], [r["labels"] for r in dev])

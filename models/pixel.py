@@ -1,6 +1,7 @@
 """PIXEL adapters (``Team-PIXEL/*`` checkpoints; model code in :mod:`pixel_bench.modeling.pixel`).
 
-Registered names: ``pixel-base`` (hub ``Team-PIXEL/pixel-base``: hidden 768, 12 layers, 12 heads,
+Registered names (see ``TEAM_PIXEL`` below for the other Team-PIXEL sizes and the bigrams /
+PIXEL-M4 models): ``pixel-base`` (hub ``Team-PIXEL/pixel-base``: hidden 768, 12 layers, 12 heads,
 MLP 3072, 529 patches of 16 px) and ``pixel-tiny`` (hidden 32, 2 layers, 4 heads, MLP 64, the
 golden tiny layout but 529 patches; random init) for tests and CPU smoke runs.
 
@@ -34,7 +35,10 @@ logger = logging.getLogger("pixel_bench.models.pixel")
 #: PIXEL's renderer settings (anchors §1.1); the font is resolved separately
 PIXEL_RENDERER = dict(font_size=8, dpi=120, pixels_per_patch=16, max_seq_length=529, pad_size=3,
                       rgb=False)
-RENDERER_TYPES = {"pangocairo": "PangoCairoTextRenderer", "pygame": "PyGameTextRenderer"}
+RENDERER_TYPES = {"pangocairo": "PangoCairoTextRenderer", "pygame": "PyGameTextRenderer",
+                  "pangocairo-bigrams": "PangoCairoBigramsRenderer"}
+CONTINUOUS = ("pangocairo", "pygame", "pangocairo-bigrams")  # what a continuous model accepts
+BIGRAMS = ("pangocairo-bigrams",)  # bigrams models were pretrained on bigrams only
 STANDIN_FONT = "NotoSans-Regular.ttf"  # stands in for GoNotoCurrent.ttf
 BASE_PATCHES = 529
 
@@ -44,6 +48,17 @@ TINY_CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, i
                    decoder_num_attention_heads=2, decoder_intermediate_size=32,
                    image_size=[16, 16 * BASE_PATCHES])
 BASE_CONFIG = dict(image_size=[16, 16 * BASE_PATCHES])  # every other value is a PIXELConfig default
+#: Team-PIXEL small (pixel-small-continuous / pixel-small-bigrams config.json)
+SMALL_CONFIG = dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6,
+                    intermediate_size=1536, decoder_hidden_size=264, decoder_intermediate_size=1056,
+                    decoder_num_attention_heads=6, decoder_num_hidden_layers=4,
+                    image_size=[16, 16 * BASE_PATCHES])
+#: Team-PIXEL tiny, from the paper's sizes; its config.json was not readable here, so a hub
+#: checkpoint's own config.json is what counts when one is loaded
+TEAM_TINY_CONFIG = dict(hidden_size=192, num_hidden_layers=12, num_attention_heads=3,
+                        intermediate_size=768, decoder_hidden_size=132,
+                        decoder_intermediate_size=512, decoder_num_attention_heads=3,
+                        decoder_num_hidden_layers=4, image_size=[16, 16 * BASE_PATCHES])
 
 
 def check_renderer_fits_model(renderer: Any, config: Any, source: str = "renderer") -> None:
@@ -59,19 +74,23 @@ class PixelAdapter(ModelAdapter):
 
     needs_text = False
 
-    def __init__(self, card: ModelCard, tiny: bool = False) -> None:
+    def __init__(self, card: ModelCard, tiny: bool = False, renderer: str = "pangocairo",
+                 layout: dict[str, Any] | None = None) -> None:
         self.card = card
         self.tiny = tiny
+        self.renderer = renderer  # the renderer the model was pretrained with
+        self.layout = layout or (TINY_CONFIG if tiny else BASE_CONFIG)  # from-scratch sizes
 
     # -- rendering ---------------------------------------------------------------------------
     def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
                         renderer: str | None = None, checkpoint: str | Path | None = None):
         """(renderer name, settings). ``checkpoint``: a local checkpoint directory whose own
         ``text_renderer_config.json`` and font are then used (PIXEL ships GoNotoCurrent.ttf)."""
-        name = renderer or "pangocairo"
-        if name not in RENDERER_TYPES:
-            raise ConfigError(f"PIXEL was trained and fine-tuned with the pangocairo or pygame "
-                              f"renderer; got {name!r}")
+        name = renderer or self.renderer
+        allowed = BIGRAMS if self.renderer in BIGRAMS else CONTINUOUS
+        if name not in allowed:
+            raise ConfigError(f"{self.card.name} was pretrained with the {self.renderer} renderer "
+                              f"and reads {', '.join(allowed)}; got {name!r}")
         length = BASE_PATCHES if max_seq_length is None else int(max_seq_length)
         if length <= 0:
             raise ConfigError(f"max_seq_length must be a positive number of patches, got {length}")
@@ -109,8 +128,12 @@ class PixelAdapter(ModelAdapter):
 
     # -- networks ------------------------------------------------------------------------------
     def _overrides(self, head: HeadSpec) -> dict[str, Any]:
-        return head_overrides(head, ("hidden_dropout_prob", "attention_probs_dropout_prob"),
-                              with_labels=TaskKind(head.kind) is not TaskKind.QUESTION_ANSWERING)
+        overrides = head_overrides(head, ("hidden_dropout_prob", "attention_probs_dropout_prob"),
+                                   with_labels=TaskKind(head.kind)
+                                   is not TaskKind.QUESTION_ANSWERING)
+        if TaskKind(head.kind) is TaskKind.DEPENDENCY_PARSING:
+            overrides["pad_token_id"] = -100  # run_ud.py sets it; the word_starts padding value
+        return overrides
 
     @staticmethod
     def head_class(kind: TaskKind):
@@ -118,7 +141,8 @@ class PixelAdapter(ModelAdapter):
 
         return {TaskKind.SEQUENCE_CLASSIFICATION: P.PIXELForSequenceClassification,
                 TaskKind.TOKEN_CLASSIFICATION: P.PIXELForTokenClassification,
-                TaskKind.QUESTION_ANSWERING: P.PIXELForQuestionAnswering}[TaskKind(kind)]
+                TaskKind.QUESTION_ANSWERING: P.PIXELForQuestionAnswering,
+                TaskKind.DEPENDENCY_PARSING: P.PIXELForBiaffineParsing}[TaskKind(kind)]
 
     def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
               from_scratch: bool = False, max_seq_length: int | None = None):
@@ -134,7 +158,7 @@ class PixelAdapter(ModelAdapter):
         if checkpoint is None and not (from_scratch or self.tiny):
             checkpoint = self.card.hub_id
         if checkpoint is None:
-            base = TINY_CONFIG if self.tiny else BASE_CONFIG
+            base = self.layout
             model = cls(PIXELConfig(**{**base, **overrides}), **kwargs)
         elif from_scratch:
             model = cls(read_config(resolve_checkpoint(checkpoint), **overrides), **kwargs)
@@ -155,7 +179,7 @@ class PixelAdapter(ModelAdapter):
         if checkpoint is None and not (from_scratch or self.tiny):
             checkpoint = self.card.hub_id
         if checkpoint is None:
-            base = TINY_CONFIG if self.tiny else BASE_CONFIG
+            base = self.layout
             model = PIXELForPreTraining(PIXELConfig(**{**base, **config_overrides}))
         elif from_scratch:
             model = PIXELForPreTraining(read_config(resolve_checkpoint(checkpoint),
@@ -214,3 +238,30 @@ for _name, _tiny in (("pixel-base", False), ("pixel-tiny", True)):
                     "pooling": "mean|max|cls|pma<K>", "masking": "span",
                     "max_seq_length": BASE_PATCHES})
     MODELS.register(_name, PixelAdapter(_card, tiny=_tiny), help=_card.description)
+
+#: the other released Team-PIXEL pretrained models: PIXEL's architecture, other sizes and
+#: renderers ("Text Rendering Strategies for Pixel Language Models", Lotz et al. 2023: small
+#: continuous and tiny/small/base bigrams; PIXEL-M4, Kesen et al. 2025: base, bigrams, pretrained
+#: on English, Hindi, Ukrainian and Simplified Chinese)
+TEAM_PIXEL = (
+    # name, hub id, size, renderer, layout, description
+    ("pixel-small", "Team-PIXEL/pixel-small-continuous", "small", "pangocairo", SMALL_CONFIG,
+     "PIXEL-small, continuous rendering (hidden 384, 12 layers, 6 heads)"),
+    ("pixel-tiny-bigrams", "Team-PIXEL/pixel-tiny-bigrams", "tiny192", "pangocairo-bigrams",
+     TEAM_TINY_CONFIG, "PIXEL-tiny, bigrams rendering (hidden 192, 12 layers, 3 heads)"),
+    ("pixel-small-bigrams", "Team-PIXEL/pixel-small-bigrams", "small", "pangocairo-bigrams",
+     SMALL_CONFIG, "PIXEL-small, bigrams rendering (hidden 384, 12 layers, 6 heads)"),
+    ("pixel-base-bigrams", "Team-PIXEL/pixel-base-bigrams", "base", "pangocairo-bigrams",
+     BASE_CONFIG, "PIXEL-base, bigrams rendering (hidden 768, 12 layers, 12 heads)"),
+    ("pixel-m4", "Team-PIXEL/pixel-m4", "base", "pangocairo-bigrams", BASE_CONFIG,
+     "PIXEL-M4: base, bigrams, pretrained on English, Hindi, Ukrainian, Chinese"),
+)
+for _name, _hub, _size, _renderer, _layout, _desc in TEAM_PIXEL:
+    _card = ModelCard(
+        name=_name, family="pixel", hub_id=_hub, size=_size, description=f"{_desc} ({_hub})",
+        attributes={"architecture": "encoder", "input": "grey", "patch": "16x16",
+                    "pooling": "mean|max|cls|pma<K>", "masking": "span",
+                    "max_seq_length": BASE_PATCHES, "renderer": _renderer,
+                    "hidden_size": _layout.get("hidden_size", 768)})
+    MODELS.register(_name, PixelAdapter(_card, renderer=_renderer, layout=_layout),
+                    help=_card.description)

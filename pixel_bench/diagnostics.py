@@ -162,6 +162,54 @@ def check_fonts() -> list[Check]:
     return rows
 
 
+#: one sample per script of the multilingual tasks (UD treebanks of PIXEL's paper, MasakhaNER)
+SCRIPT_SAMPLES = {
+    "Latin (incl. Vietnamese, Yorùbá)": "Tiếng Việt ọmọ ẹ̀kọ́",
+    "Arabic": "مرحبا بالعالم", "Coptic": "ⲁⲛⲟⲕ ⲡⲉ", "Devanagari": "हिन्दी भाषा",
+    "Tamil": "தமிழ் மொழி", "Ethiopic (Amharic)": "አማርኛ ቋንቋ", "Hangul": "한국어",
+    "Han (Chinese)": "中文汉字", "Japanese kana": "ひらがなカタカナ",
+}
+
+
+def check_script_glyphs() -> list[Check]:
+    """Which scripts the default renderer font set can draw: Noto Sans + Pango's system fallback
+    first, then (for what is still missing) the ``noto-cjk`` fallback folder when setup.sh
+    unpacked it. Registration is process-wide, so the system pass must come first."""
+    from .fonts import CJK_DIR_NAME, resolve_fonts_dir
+    from .render.defaults import default_config
+    from .render.pangocairo import PangoCairoTextRenderer
+
+    system = PangoCairoTextRenderer(default_config("pangocairo"))
+    system._warned_unknown = True  # counted below; no per-text warning
+    missing = {script: system(sample).unknown_glyphs for script, sample in SCRIPT_SAMPLES.items()}
+    cjk: str | None = None
+    fixed: dict[str, bool] = {}
+    if any(missing.values()):
+        try:
+            cjk = str(resolve_fonts_dir(CJK_DIR_NAME))
+        except Exception:  # noqa: BLE001 - absent: report without it
+            cjk = None
+        if cjk is not None:
+            extra = PangoCairoTextRenderer(default_config("pangocairo", fallback_fonts_dir=cjk))
+            extra._warned_unknown = True
+            fixed = {s: extra(SCRIPT_SAMPLES[s]).unknown_glyphs == 0 for s, n in missing.items()
+                     if n}
+    rows = []
+    for script, n in missing.items():
+        sample = SCRIPT_SAMPLES[script]
+        if n == 0:
+            rows.append(Check(f"glyphs: {script}", "ok", "system fonts"))
+        elif fixed.get(script):
+            rows.append(Check(f"glyphs: {script}", "ok",
+                              f"with --set fallback_fonts_dir={CJK_DIR_NAME} only ({cjk})"))
+        else:
+            rows.append(Check(f"glyphs: {script}", "missing",
+                              f"{n}/{len(sample.replace(' ', ''))} chars drawn as hex boxes; "
+                              "CJK: setup.sh unpacks fonts-noto-cjk, else apt-get install "
+                              "fonts-noto-core"))
+    return rows
+
+
 def _dist_version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
@@ -245,7 +293,7 @@ def check_latex() -> Check:
 
 CHECKS: list[Callable[[], Check | list[Check]]] = [
     check_python, check_pango, check_harfbuzz, check_freetype, check_fontconfig, check_pygame,
-    check_fonts, check_ml, check_latex,
+    check_fonts, check_script_glyphs, check_ml, check_latex,
 ]
 
 

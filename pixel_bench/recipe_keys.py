@@ -77,6 +77,10 @@ RECIPE_KEYS: dict[str, RecipeKey] = {
     "max_seq_length": _k(int, "sequence length (patches; tokens for text models)", minimum=1,
                          nullable=True),
     "renderer": _k(str, "renderer backend (pygame, pangocairo, binary, ...)", nullable=True),
+    "fallback_fonts_dir": _k(str, "folder of fallback fonts (or a name under <cache>/fonts such "
+                             "as noto-cjk), PIXEL's fallback_fonts_dir", nullable=True),
+    "parsing_unrendered_words": _k(str, "parsing: words past the canvas keep their labels and "
+                                   "are scored (PIXEL) or are dropped", choices=("score", "drop")),
     # -- heads (families' head_spec -> adapters) ----------------------------------------------
     "pooling": _k(str, "sequence pooling: mean, max, cls or pma<K>",
                   pattern=r"mean|max|cls|pma[1-9][0-9]*"),

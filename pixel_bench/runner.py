@@ -178,7 +178,8 @@ def _renderer_config(adapter: Any, task: Any, recipe: dict[str, Any], source: di
             adapter.renderer_config).parameters:
         kwargs["checkpoint"] = checkpoint
     try:
-        return adapter.renderer_config(task.kind, max_seq_length=L, renderer=want, **kwargs)
+        return _with_fallback_fonts(
+            adapter.renderer_config(task.kind, max_seq_length=L, renderer=want, **kwargs), recipe)
     except ConfigError as exc:
         # a renderer from a recipe that this model's adapter cannot read (e.g. the thesis PIXAR's
         # PyGame renderings): use the model's own and say so; one the user asked for is an error
@@ -188,7 +189,21 @@ def _renderer_config(adapter: Any, task: Any, recipe: dict[str, Any], source: di
                        want, adapter.card.name, exc)
         recipe["renderer_note"] = (f"recipe asked for {want!r}; {adapter.card.name} cannot read "
                                    f"it, so its own renderer was used")
-        return adapter.renderer_config(task.kind, max_seq_length=L, renderer=None, **kwargs)
+        return _with_fallback_fonts(
+            adapter.renderer_config(task.kind, max_seq_length=L, renderer=None, **kwargs), recipe)
+
+
+def _with_fallback_fonts(renderer: tuple[str, Any] | None, recipe: dict[str, Any]
+                         ) -> tuple[str, Any] | None:
+    """Apply the recipe's ``fallback_fonts_dir`` (a folder, or a name such as ``noto-cjk`` found
+    in the font folders) to the renderer settings: PIXEL's ``--fallback_fonts_dir``."""
+    folder = recipe.get("fallback_fonts_dir")
+    if renderer is None or not folder:
+        return renderer
+    from .fonts import resolve_fonts_dir
+
+    name, cfg = renderer
+    return name, cfg.with_overrides(fallback_fonts_dir=str(resolve_fonts_dir(str(folder))))
 
 
 # -- provenance ------------------------------------------------------------------------------
@@ -326,7 +341,10 @@ def prepare(model: str, task_name: str, data_dir: str | None = None,
     if renderer is not None:
         name, cfg = renderer
         r = RENDERERS.get(name)(cfg)
+        from .fonts import font_set
+
         prep.render_info.update({"renderer": name, "settings": cfg.to_dict(),
+                                 "font_set": font_set(cfg),
                                  "fingerprint": r.fingerprint(), "font_sha256": cfg.font_sha256(),
                                  "render_kwargs": render_kwargs})
     prep.recipe["max_seq_length"] = L
@@ -474,8 +492,9 @@ def _run_seed(prep: Prepared, model_name: str, task_name: str, seed: int, result
 
     train = prep.splits.get(recipe["train_split"])
     main = prep.splits[task.main_split]
-    label_names = (["start_positions", "end_positions"] if task.family == "question_answering"
-                   else ["labels"])
+    label_names = list(getattr(task, "label_names", ()) or (
+        ["start_positions", "end_positions"] if task.family == "question_answering"
+        else ["labels"]))
     if eval_only:  # --max-steps 0: score the model as it is
         ft = evaluate_only(net, adapter.collate, recipe, cell / "checkpoints", seed, label_names,
                            callbacks)

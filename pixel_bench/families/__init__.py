@@ -2,13 +2,15 @@
 
 * :class:`SequenceClassificationTask` — single sentences and pairs, regression (STS-B)
 * :class:`TokenClassificationTask` — words rendered one per patch run, first patch labelled
+* :class:`DependencyParsingTask` — UD heads and relations, PIXEL's biaffine head, UAS/LAS
 * :class:`QuestionAnsweringTask` — question+context windows, start/end patches, n-best spans
 """
 
 from .base import EncodedSplit, FeatureDataset, Task
+from .parsing import DependencyParsingTask
 from .qa import QuestionAnsweringTask
 from .seqcls import SequenceClassificationTask
 from .tokcls import TokenClassificationTask
 
-__all__ = ["EncodedSplit", "FeatureDataset", "QuestionAnsweringTask",
+__all__ = ["DependencyParsingTask", "EncodedSplit", "FeatureDataset", "QuestionAnsweringTask",
            "SequenceClassificationTask", "Task", "TokenClassificationTask"]

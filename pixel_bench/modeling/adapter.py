@@ -36,6 +36,7 @@ class TaskKind(str, Enum):
     SEQUENCE_CLASSIFICATION = "sequence_classification"  # single sentence or pair; 1 label = regression
     TOKEN_CLASSIFICATION = "token_classification"  # first patch (or sub-token) of each word
     QUESTION_ANSWERING = "question_answering"  # extractive span: start / end logits
+    DEPENDENCY_PARSING = "dependency_parsing"  # head + relation of every word (biaffine)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ class ModelAdapter(ABC):
 
 # -- helpers shared by the adapters -------------------------------------------------------------
 #: batch fields besides the model inputs (integer ones are collated as int64)
-LABEL_KEYS = ("labels", "start_positions", "end_positions")
+LABEL_KEYS = ("labels", "start_positions", "end_positions", "arc_labels", "rel_labels",
+              "word_starts")
 
 
 def head_overrides(head: HeadSpec, dropout_keys: tuple[str, ...] = (),

@@ -81,12 +81,22 @@ def register_font(font_file: str | Path) -> str:
     return family
 
 
+def fallback_font_files(directory: str | Path) -> list[Path]:
+    """The font files of a fallback directory: PIXEL's ``*tf`` glob (.ttf/.otf) plus font
+    collections (.ttc/.otc, e.g. Debian's Noto CJK, which PIXEL's glob would miss)."""
+    directory = Path(directory)
+    return sorted(p for p in directory.iterdir() if p.is_file()
+                  and p.suffix.lower() in (".ttf", ".otf", ".ttc", ".otc")) \
+        if directory.is_dir() else []
+
+
 def register_fonts_dir(directory: str | Path) -> list[str]:
-    """Register every ``*tf`` file (.ttf/.otf) in ``directory``, as PIXEL's fallback fonts."""
+    """Register every font file in ``directory`` (see :func:`fallback_font_files`), as PIXEL's
+    fallback fonts."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError(f"fallback fonts directory not found: {directory}")
-    return [register_font(p) for p in sorted(directory.glob("*tf")) if p.is_file()]
+    return [register_font(p) for p in fallback_font_files(directory)]
 
 
 def _refresh_pango(ffi, pangoft2) -> None:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..fonts import system_font_packages
 
 CONFIG_FILE_NAME = "text_renderer_config.json"
 
@@ -335,7 +336,8 @@ class TextRenderer:
 
     # -- cache key -----------------------------------------------------------------------
     def fingerprint(self) -> str:
-        """Hash of everything that changes the pixels: settings, font bytes, renderer version."""
+        """Hash of everything that changes the pixels: settings, font bytes, fallback fonts,
+        the installed system font packages, renderer version."""
         settings = self.config.to_dict(font_basename=True)
         settings.pop("text_renderer_type", None)
         payload = {
@@ -344,6 +346,9 @@ class TextRenderer:
             "settings": settings,
             "font_sha256": self.config.font_sha256(),
             "fallback_fonts": _dir_digest(self.config.fallback_fonts_dir),
+            # Pango's own fallback reaches the system fonts: installing e.g. fonts-noto-cjk
+            # changes CJK pixels, so the installed font packages are part of the key
+            "system_fonts": system_font_packages(),
         }
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
@@ -352,5 +357,6 @@ class TextRenderer:
 def _dir_digest(directory: str | None) -> str | None:
     if not directory:
         return None
-    files = sorted(p for p in Path(directory).glob("*") if p.suffix.lower().endswith("tf"))
+    files = sorted(p for p in Path(directory).glob("*")
+                   if p.suffix.lower() in (".ttf", ".otf", ".ttc", ".otc"))
     return hashlib.sha256("".join(file_sha256(p) for p in files).encode()).hexdigest()

@@ -30,6 +30,7 @@ PIXAR_DEFAULTS: dict[str, Any] = {
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     "pangocairo": PIXEL_DEFAULTS, "pygame": PIXEL_DEFAULTS, "binary": PIXAR_DEFAULTS,
+    "pangocairo-bigrams": PIXEL_DEFAULTS,  # the bigrams models keep PIXEL's font settings
 }
 
 

@@ -16,7 +16,8 @@ from typing import Callable
 import pandas as pd
 
 from ..errors import UnknownNameError
-from .names import (GLUE_TASKS, XNLI_LANGUAGES, metric_display, task_display)
+from .names import (GLUE_TASKS, MASAKHANER_LANGUAGES, UD_TREEBANKS, XNLI_LANGUAGES,
+                    metric_display, task_display, task_key)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,40 @@ def _xnli_columns(_records: pd.DataFrame) -> list[Column | AverageColumn]:
     return cols
 
 
+def _ud_key(kind: str, code: str) -> str:
+    return task_key(f"{kind}-{code}")  # "pos-en_ewt" -> "pos" (alias), "parsing-ko_gsd" -> ...
+
+
+def _ud_columns(_records: pd.DataFrame) -> list[Column | AverageColumn]:
+    """PIXEL's Table 2: POS accuracy and parsing LAS on its nine UD treebanks, plus averages."""
+    cols: list[Column | AverageColumn] = []
+    for kind, metric, group in (("pos", "accuracy", "POS (Acc)"),
+                                ("parsing", "las", "Dependency parsing (LAS)")):
+        block = [_col(_ud_key(kind, code), metric, group, header=header,
+                      key=f"{kind}.{code}") for code, header in UD_TREEBANKS]
+        cols.extend(block)
+        cols.append(AverageColumn(f"{kind}.avg", "Avg", tuple(c.key for c in block),
+                                  f"The {group.split(' (')[0]} Avg is the mean of its nine "
+                                  "treebank columns, shown only where all nine have a result.",
+                                  group=group))
+    return cols
+
+
+def _masakhaner_columns(_records: pd.DataFrame) -> list[Column | AverageColumn]:
+    """PIXEL's Table 3: CoNLL-2003 and the ten MasakhaNER languages (F1), plus the average over
+    the ten MasakhaNER languages."""
+    cols: list[Column | AverageColumn] = [
+        Column("ner", "ner", "f1", "ENG", "F1", "NER (F1)")]
+    langs = [Column(f"masakhaner.{lang}", task_key(f"masakhaner-{lang}"), "f1", lang.upper(),
+                    "F1", "NER (F1)") for lang in MASAKHANER_LANGUAGES]
+    cols.extend(langs)
+    cols.append(AverageColumn("masakhaner.avg", "Avg", tuple(c.key for c in langs),
+                              "Avg is the mean of the ten MasakhaNER languages (CoNLL-2003 "
+                              "ENG not included), shown only where all ten have a result.",
+                              group="NER (F1)"))
+    return cols
+
+
 LAYOUTS: dict[str, Layout] = {
     "main": Layout(
         "main", "PIXEL vs PIXAR on token- and sentence-level tasks (thesis Table 4.2)",
@@ -162,6 +197,15 @@ LAYOUTS: dict[str, Layout] = {
     "xnli": Layout(
         "xnli", "XNLI accuracy per language (15 languages) and their average", _xnli_columns,
         title="XNLI accuracy per language", tasks=("xnli",)),
+    "ud": Layout(
+        "ud", "POS accuracy and dependency-parsing LAS per UD treebank (PIXEL Table 2), with "
+        "averages", _ud_columns, title="Universal Dependencies: POS and parsing",
+        tasks=tuple(_ud_key(k, c) for k in ("pos", "parsing") for c, _ in UD_TREEBANKS)),
+    "masakhaner": Layout(
+        "masakhaner", "NER F1 per language: CoNLL-2003 English and the ten MasakhaNER "
+        "languages (PIXEL Table 3), with their average", _masakhaner_columns,
+        title="Named entity recognition",
+        tasks=("ner", *(task_key(f"masakhaner-{lang}") for lang in MASAKHANER_LANGUAGES))),
 }
 
 

@@ -15,10 +15,18 @@ GLUE_TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnl
 XNLI_LANGUAGES = ("en", "fr", "es", "el", "de", "bg", "ru", "tr", "ar", "vi", "th", "zh", "hi",
                   "sw", "ur")
 
+# PIXEL's UD treebanks (paper column order) and MasakhaNER languages, for the multilingual layouts:
+# (treebank code, column header); task keys are "pos<code>" / "parsing<code>" without "_".
+UD_TREEBANKS = (("en_ewt", "ENG"), ("ar_padt", "ARA"), ("cop_scriptorium", "COP"),
+                ("hi_hdtb", "HIN"), ("ja_gsd", "JPN"), ("ko_gsd", "KOR"), ("ta_ttb", "TAM"),
+                ("vi_vtb", "VIE"), ("zh_gsd", "ZHO"))
+MASAKHANER_LANGUAGES = ("amh", "hau", "ibo", "kin", "lug", "luo", "pcm", "swa", "wol", "yor")
+
 # Spellings of the same task (after lower-casing and dropping everything but letters and digits).
 _ALIASES = {
     "conll2003": "ner", "conll03": "ner", "nerconll2003": "ner", "conll2003ner": "ner",
     "udpos": "pos", "posud": "pos", "posewt": "pos", "udewtpos": "pos", "ewtpos": "pos",
+    "posenewt": "pos",  # the multilingual tasks' name for UD English-EWT POS
     "squadv1": "squad", "squad1": "squad", "squad11": "squad", "squadv11": "squad",
 }
 

@@ -11,8 +11,9 @@ from pixel_bench.runner import load_recipe, parse_set
 
 @pytest.mark.parametrize("name", TASKS.names())
 def test_every_task_has_a_recipe(name: str) -> None:
-    recipe, source = load_recipe(TASKS.get(name), "pixel")
-    assert source["learning_rate"].startswith(f"{name}.yaml")
+    task = TASKS.get(name)
+    recipe, source = load_recipe(task, "pixel")
+    assert source["learning_rate"].startswith(f"{task.recipe or name}.yaml")
     assert recipe["max_steps"] >= 1000 and recipe["max_seq_length"] > 0
 
 

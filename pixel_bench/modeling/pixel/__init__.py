@@ -6,6 +6,7 @@ from .config import PIXELConfig, register_auto_config
 from .encoder import PIXELModel, PIXELPreTrainedModel
 from .heads import (PIXELForQuestionAnswering, PIXELForSequenceClassification,
                     PIXELForTokenClassification, parse_pooling_mode)
+from .parsing import Biaffine, PIXELForBiaffineParsing
 from .loading import (LoadReport, load_pixel_checkpoint, load_pixel_encoder,
                       load_pixel_encoder_weights, read_state_dict, resolve_checkpoint)
 from .positions import interpolate_table, sincos_2d, sincos_table, truncate_table
@@ -16,7 +17,8 @@ register_auto_config()
 
 __all__ = [
     "PIXELConfig", "PIXELModel", "PIXELPreTrainedModel", "PIXELForSequenceClassification",
-    "PIXELForTokenClassification", "PIXELForQuestionAnswering", "PIXELForPreTraining",
+    "PIXELForTokenClassification", "PIXELForQuestionAnswering", "PIXELForBiaffineParsing", "Biaffine",
+    "PIXELForPreTraining",
     "PIXELMAEModel", "LoadReport", "load_pixel_checkpoint", "load_pixel_encoder",
     "load_pixel_encoder_weights", "read_state_dict", "resolve_checkpoint", "interpolate_table",
     "sincos_2d", "sincos_table", "truncate_table", "resize_position_embeddings",
