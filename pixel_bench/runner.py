@@ -323,6 +323,17 @@ def run(model: str, task: str, seeds: Sequence[int] = (42,), data_dir: str | Non
         todo.append(seed)
     if not todo:
         return outcomes
+    # -- generative tasks (LAMBADA, bAbI): zero-shot, no rendering cache, no Trainer; the family
+    # generates, reads the pixels back with OCR and writes the record (families/generative.py)
+    from .registry import TASKS
+
+    task_obj = TASKS.get(task)
+    if task_obj.family == "generative":
+        for seed in todo:
+            outcomes.append(task_obj.evaluate(model, seed, results, data_dir=data_dir,
+                                              checkpoint=checkpoint, from_scratch=from_scratch,
+                                              limit=limit, overrides=overrides))
+        return sorted(outcomes, key=lambda o: list(seeds).index(o.seed))
     t_all = time.perf_counter()
     prep = prepare(model, task, data_dir, checkpoint, from_scratch, limit, overrides,
                    num_workers)

@@ -36,6 +36,9 @@ def register(app: typer.Typer) -> None:
         num_workers: int = typer.Option(1, "--num-workers", help="Rendering processes."),
         keep_checkpoints: bool = typer.Option(False, "--keep-checkpoints", help="Keep the "
                                               "Trainer checkpoints after the record is written."),
+        save_generations: bool = typer.Option(False, "--save-generations", help="Generative "
+                                              "tasks: write prompt/generation PNGs and a "
+                                              "contact sheet into the cell folder."),
         extra: Optional[List[str]] = typer.Argument(None, hidden=True),
     ) -> None:
         """Fine-tune MODEL on TASK and write one result record per seed (cells with a record are
@@ -57,10 +60,13 @@ def register(app: typer.Typer) -> None:
         seed_list = list(dict.fromkeys(seed_list)) or [42]
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        overrides = parse_set(sets or [])
+        if save_generations:
+            overrides["save_generations"] = True
         outcomes = run_cells(model, task, seeds=seed_list, data_dir=data_dir,
                              checkpoint=checkpoint, from_scratch=from_scratch,
                              max_steps=max_steps, limit=limit, results=results,
-                             overwrite=overwrite, overrides=parse_set(sets or []),
+                             overwrite=overwrite, overrides=overrides,
                              num_workers=num_workers, keep_checkpoints=keep_checkpoints)
         from rich.console import Console
         from rich.table import Table

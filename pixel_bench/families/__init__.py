@@ -3,12 +3,14 @@
 * :class:`SequenceClassificationTask` — single sentences and pairs, regression (STS-B)
 * :class:`TokenClassificationTask` — words rendered one per patch run, first patch labelled
 * :class:`QuestionAnsweringTask` — question+context windows, start/end patches, n-best spans
+* :class:`GenerativeTask` — zero-shot generation read back by OCR (LAMBADA, bAbI)
 """
 
 from .base import EncodedSplit, FeatureDataset, Task
+from .generative import GenerativeTask
 from .qa import QuestionAnsweringTask
 from .seqcls import SequenceClassificationTask
 from .tokcls import TokenClassificationTask
 
-__all__ = ["EncodedSplit", "FeatureDataset", "QuestionAnsweringTask",
+__all__ = ["EncodedSplit", "FeatureDataset", "GenerativeTask", "QuestionAnsweringTask",
            "SequenceClassificationTask", "Task", "TokenClassificationTask"]
