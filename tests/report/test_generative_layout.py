@@ -1,0 +1,48 @@
+"""The ``generative`` layout (LAMBADA, bAbI: accuracy, PIXAR's scorer, readability, OCR
+ceiling) on its own small record set, compared with golden text like the other layouts.
+Regenerate with ``PIXEL_BENCH_UPDATE_GOLDEN=1``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pixel_bench.cli.app import app
+from pixel_bench.records import ResultRecord, write_record
+from test_golden import GOLDEN, SUFFIX, _check
+
+runner = CliRunner()
+
+# (model, family, task, seed, accuracy, pixar, readability, ceiling)
+ROWS = [
+    ("pixar2024", "pixar2024", "lambada", 1, 0.112, 0.061, 0.672, 0.883),
+    ("pixar2024", "pixar2024", "lambada", 2, 0.118, 0.063, 0.668, 0.883),
+    ("pixar2024", "pixar2024", "babi", 1, 0.196, 0.196, 0.770, 0.935),
+    ("pixar-encdec-span-binary", "pixar", "babi", 1, 0.041, 0.040, 0.310, 0.935),
+    ("gpt2", "text", "lambada", 1, 0.326, 0.210, 0.950, None),
+]
+
+
+def _write(results: Path) -> Path:
+    for model, family, task, seed, acc, pixar, read, ceiling in ROWS:
+        metrics = {"accuracy": acc, "accuracy_pixar": pixar, "readability": read}
+        if ceiling is not None:
+            metrics["ocr_ceiling"] = ceiling
+        write_record(ResultRecord(model=model, task=task, seed=seed, metrics={"test": metrics},
+                                  main_metric="accuracy", main_split="test",
+                                  model_info={"family": family, "attributes": {}},
+                                  train={"steps": 0, "zero_shot": True}), results)
+    return results
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "csv"])
+def test_generative_layout_golden(tmp_path: Path, fmt: str) -> None:
+    results = _write(tmp_path / "results")
+    result = runner.invoke(app, ["report", "--results", str(results), "--layout", "generative",
+                                 "--format", fmt])
+    assert result.exit_code == 0, result.output
+    _check(GOLDEN / f"generative.{SUFFIX[fmt]}", result.stdout)
+    if fmt == "markdown":  # the mean of two seeds, and the text model's missing ceiling
+        assert "11.5" in result.stdout and "LAMBADA" in result.stdout and "bAbI" in result.stdout
