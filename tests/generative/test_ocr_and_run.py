@@ -61,9 +61,20 @@ needs_data = pytest.mark.skipif(not (DATA / "babi").is_dir(), reason=f"{DATA} no
 def test_babi_cell_record(tmp_path: Path) -> None:
     for e in ("tesseract", "rapidocr"):
         _engine(e)
-    [out] = _run(tmp_path, "pixar2024-tiny", "babi", overrides={"save_generations": True})
-    rec = out.record
-    assert out.status == "done" and rec.main_metric == "accuracy" and rec.main_split == "test"
+    from typer.testing import CliRunner
+
+    from pixel_bench.cli.app import app
+    from pixel_bench.records import read_record
+
+    result = CliRunner().invoke(app, ["run", "--model", "pixar2024-tiny", "--task", "babi",
+                                      "--data-dir", str(DATA), "--limit", "3", "--seed", "3",
+                                      "--results", str(tmp_path / "results"),
+                                      "--save-generations"])
+    assert result.exit_code == 0, result.output
+    cell = tmp_path / "results" / "pixar2024-tiny" / "babi" / "seed-3"
+    rec = read_record(cell / "record.json")
+    assert rec.main_metric == "accuracy" and rec.main_split == "test"
+    assert rec.config["save_generations"] is True
     m = rec.metrics["test"]
     for key in ("accuracy", "accuracy_tesseract", "accuracy_rapidocr", "accuracy_pixar",
                 "readability", "readability_pixar", "ocr_ceiling", "ocr_ceiling_pixar"):
@@ -73,7 +84,6 @@ def test_babi_cell_record(tmp_path: Path) -> None:
     assert rec.provenance["vocabulary"]["size"] > 0
     assert rec.config["generation"]["generated_positions"] == 5  # 80 px of 16-px positions
     assert rec.train == {"steps": 0, "zero_shot": True} and rec.counts["examples"] == 3
-    cell = out.record_path.parent
     lines = [json.loads(x) for x in (cell / "predictions.jsonl").read_text().splitlines()]
     assert len(lines) == 3 and {"target", "readings", "correct", "ceiling_readings"} <= set(lines[0])
     sheet = cell / "generations" / "contact_sheet.png"
