@@ -90,6 +90,34 @@ def bench_model(name: str, rows: list[dict], batch: int, recompute: bool) -> dic
     return out
 
 
+def ceiling(task_name: str, data_dir: str, n: int, psm: int) -> dict:
+    """OCR ceiling of the PIXAR-2024 rendering: gold words rendered in the generated window
+    (64 px LAMBADA, 80 px bAbI), read by both engines, scored like a cell."""
+    from pixel_bench.generative.ocr import make_engines, prepare
+    from pixel_bench.generative.prompts import render_word
+    from pixel_bench.generative.scoring import aggregate, score_example
+    from pixel_bench.generative.vocab import build_vocabulary
+    from pixel_bench.modeling.adapter import TaskKind
+    from pixel_bench.registry import MODELS, RENDERERS, TASKS
+
+    task = TASKS.get(task_name)
+    rows, _ = task.load_split("test", data_dir, None, {})
+    vocab, _ = build_vocabulary(rows)
+    rows = rows[:n]
+    adapter = MODELS.get("pixar2024-tiny")
+    rname, cfg = adapter.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION)
+    renderer = RENDERERS.get(rname)(cfg)
+    width = 64 if task_name == "lambada" else 80
+    images = [prepare(render_word(r["target"], adapter, renderer, width)) for r in rows]
+    engines = make_engines(["tesseract", "rapidocr"], tesseract_psm=psm)
+    reads = {e.name: e.read(images) for e in engines}
+    scored = [score_example({e: reads[e][i] for e in reads}, r["target"], vocab,
+                            task.pixar_scorers) for i, r in enumerate(rows)]
+    m = aggregate(scored, list(reads), task.pixar_scorers, task.pixar_scorer,
+                  prefix="ocr_ceiling")
+    return {"task": task_name, "n": len(rows), "psm": psm, **m}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", default="../shared/data")
@@ -97,7 +125,19 @@ def main() -> None:
     ap.add_argument("--passages", type=int, default=100)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--ceiling", type=int, default=0, metavar="N",
+                    help="only measure the OCR ceiling on the first N targets of LAMBADA and "
+                         "bAbI (Tesseract psm 3 and 7)")
     args = ap.parse_args()
+    if args.ceiling:
+        found = [ceiling(t, args.data_dir, args.ceiling, psm) for t in ("lambada", "babi")
+                 for psm in (3, 7)]
+        for r in found:
+            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                              for k, v in r.items()}))
+        if args.json:
+            Path(args.json).write_text(json.dumps(found, indent=1), encoding="utf-8")
+        return
     from pixel_bench.registry import TASKS
 
     task = TASKS.get("lambada")
