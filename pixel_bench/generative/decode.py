@@ -238,14 +238,20 @@ class TextGenerator:
     @torch.no_grad()
     def generate_text(self, prompts: Sequence[str], batch_size: int = 16) -> list[str]:
         tok = self.tokenizer
-        tok.padding_side = "left"
         if tok.pad_token_id is None:
-            tok.pad_token = tok.eos_token
+            raise ConfigError("the tokenizer has no pad token; set one (e.g. the EOS token)")
         out: list[str] = []
         for start in range(0, len(prompts), max(1, int(batch_size))):
             chunk = list(prompts[start:start + batch_size])
-            enc = tok(chunk, return_tensors="pt", padding=True, truncation=True,
-                      max_length=self.max_prompt_tokens)
+            # left padding for generation, without changing the adapter's shared tokenizer
+            # (fine-tuning code tokenizes with the same object and right padding)
+            side = tok.padding_side
+            tok.padding_side = "left"
+            try:
+                enc = tok(chunk, return_tensors="pt", padding=True, truncation=True,
+                          max_length=self.max_prompt_tokens)
+            finally:
+                tok.padding_side = side
             enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids",
                                                                         "attention_mask")}
             gen = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,

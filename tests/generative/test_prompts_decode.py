@@ -79,6 +79,7 @@ def test_text_generation_batched() -> None:
     prompts = ["the quick brown fox", "a man is playing a guitar , and"]
     batched = gen.generate_text(prompts, batch_size=2)
     assert batched == [gen.generate_text([p], batch_size=1)[0] for p in prompts]
+    assert gen.tokenizer.padding_side == "right"  # the shared tokenizer is left as it was
 
 
 def test_models_that_cannot_generate_say_so() -> None:
