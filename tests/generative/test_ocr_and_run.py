@@ -42,6 +42,17 @@ def test_ocr_reads_rendered_words(name: str) -> None:
     assert engine.version()
 
 
+def test_rapidocr_models_ship_in_the_wheel() -> None:
+    """No download at run time: the three ONNX models sit inside the installed package."""
+    _engine("rapidocr")
+    import rapidocr_onnxruntime
+
+    models = Path(rapidocr_onnxruntime.__file__).parent / "models"
+    assert {p.name for p in models.glob("*.onnx")} >= {
+        "ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx",
+        "ch_ppocr_mobile_v2.0_cls_infer.onnx"}
+
+
 def test_unknown_engine() -> None:
     with pytest.raises(ConfigError, match="unknown OCR engine 'paddle'"):
         make_engines(["paddle"])
