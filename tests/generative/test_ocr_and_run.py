@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from pixel_bench.errors import ConfigError
@@ -96,7 +95,8 @@ def test_babi_cell_record(tmp_path: Path) -> None:
     assert rec.config["generation"]["generated_positions"] == 5  # 80 px of 16-px positions
     assert rec.train == {"steps": 0, "zero_shot": True} and rec.counts["examples"] == 3
     lines = [json.loads(x) for x in (cell / "predictions.jsonl").read_text().splitlines()]
-    assert len(lines) == 3 and {"target", "readings", "correct", "ceiling_readings"} <= set(lines[0])
+    assert len(lines) == 3
+    assert {"target", "readings", "correct", "ceiling_readings"} <= set(lines[0])
     sheet = cell / "generations" / "contact_sheet.png"
     assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (cell / "generations" / "00002_gen.png").is_file()
