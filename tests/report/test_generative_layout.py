@@ -46,3 +46,21 @@ def test_generative_layout_golden(tmp_path: Path, fmt: str) -> None:
     _check(GOLDEN / f"generative.{SUFFIX[fmt]}", result.stdout)
     if fmt == "markdown":  # the mean of two seeds, and the text model's missing ceiling
         assert "11.5" in result.stdout and "LAMBADA" in result.stdout and "bAbI" in result.stdout
+
+
+def test_generative_latex_compiles(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed (.ci/run installs it)")
+    results = _write(tmp_path / "results")
+    result = runner.invoke(app, ["report", "--results", str(results), "--layout", "generative",
+                                 "--format", "latex"])
+    (tmp_path / "generative.tex").write_text(result.stdout, encoding="utf-8")
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n"
+        "\\begin{document}\n\\input{generative.tex}\n\\end{document}\n", encoding="utf-8")
+    out = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:]
