@@ -8,13 +8,16 @@ VENV=${1:-.venv}
 PY=${PYTHON:-python3}
 
 # fonts-noto-core: Pango's glyph fallback draws from it; the golden renderings were made with it.
-# libpango/libcairo are used through cffi (no -dev packages needed).
-if ! fc-list 2>/dev/null | grep -q "NotoSans-Regular"; then
+# libpango/libcairo are used through cffi (no -dev packages needed). tesseract-ocr: the first
+# OCR engine of the generative tasks (LAMBADA, bAbI; its English model comes with it).
+if ! fc-list 2>/dev/null | grep -q "NotoSans-Regular" || ! command -v tesseract >/dev/null; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      fonts-noto-core libpango-1.0-0 libpangocairo-1.0-0 libcairo2 fontconfig >/dev/null
+      fonts-noto-core libpango-1.0-0 libpangocairo-1.0-0 libcairo2 fontconfig \
+      tesseract-ocr >/dev/null
   else
-    echo "setup.sh: please install fonts-noto-core, libpango-1.0-0, libpangocairo-1.0-0 and libcairo2" >&2
+    echo "setup.sh: please install fonts-noto-core, libpango-1.0-0, libpangocairo-1.0-0," \
+      "libcairo2 and tesseract-ocr" >&2
   fi
 fi
 

@@ -39,6 +39,7 @@ from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, Tas
                                           check_patch_size, checkpoint_renderer,
                                           encoding_attention_mask, head_overrides,
                                           stack_features)
+from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
 
 logger = logging.getLogger("pixel_bench.models.pixar")
@@ -66,7 +67,7 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: unreadable config.json: {exc}") from None
 
 
-class PixarThesisAdapter(ModelAdapter):
+class PixarThesisAdapter(GenerativeAdapter, ModelAdapter):
     """Thesis PIXAR: ViT encoder + GPT-2 decoder over binary (or grey) 8x8 patches."""
 
     needs_text = False
@@ -234,6 +235,21 @@ class PixarThesisAdapter(ModelAdapter):
         from pixel_bench.modeling.masking import PatchMaskGenerator
 
         return PatchMaskGenerator(self.masking, num_patches, mask_ratio)
+
+    def build_generator(self, checkpoint: str | Path | None = None, from_scratch: bool = False,
+                        device: str = "cpu", options: dict[str, Any] | None = None):
+        """Greedy patch-by-patch generation (encoder over the prompt, cached GPT-2 decoder).
+        Encoder-only variants have no decoder to generate with."""
+        from pixel_bench.generative.decode import PixarThesisGenerator
+
+        if self.architecture != "encoder-decoder":
+            raise ConfigError(f"{self.card.name} is encoder-only (thesis Table 4.3): it has no "
+                              "decoder to generate with; use an encoder-decoder variant")
+        model = self.build_pretraining(checkpoint=checkpoint, from_scratch=from_scratch)
+        model.to(device).eval()
+        cfg = model.config
+        return PixarThesisGenerator(model, block=cfg.patch_size, channels=cfg.num_channels,
+                                    height=cfg.patch_size, device=device)
 
     def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
         """config.json + model.safetensors + text_renderer_config.json + the Pixeloid font."""

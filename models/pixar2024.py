@@ -22,6 +22,7 @@ import numpy as np
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
                                           checkpoint_renderer, head_overrides, stack_features)
+from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
 
 BINARY_RENDERER = dict(font_size=8, dpi=80, pixels_per_patch=8, max_seq_length=720, pad_size=3,
@@ -46,7 +47,7 @@ def tgraph_num_text_patches(renderer_num_text_patches: int, patch_len: int = 2) 
     return int(math.ceil((renderer_num_text_patches + 1) / patch_len))
 
 
-class Pixar2024Adapter(ModelAdapter):
+class Pixar2024Adapter(GenerativeAdapter, ModelAdapter):
     """Decoder-only PIXAR over binary 8x16 blocks; pooling at the EOS position."""
 
     needs_text = False
@@ -159,6 +160,26 @@ class Pixar2024Adapter(ModelAdapter):
                                       **config_overrides)
             return build_pixar2024(config, "causal_lm")
         return load_pixar2024(directory, "causal_lm", config_overrides=config_overrides)
+
+    def build_generator(self, checkpoint: str | Path | None = None, from_scratch: bool = False,
+                        device: str = "cpu", options: dict[str, Any] | None = None):
+        """Greedy block-by-block generation with a KV cache (pixel_bench.generative.decode);
+        ``options``: ``generation_mode`` (threshold | gray | bernoulli), ``temperature``,
+        ``threshold``, ``seed``."""
+        from pixel_bench.generative.decode import GENERATION_MODES, Pixar2024Generator
+
+        opts = options or {}
+        mode = str(opts.get("generation_mode", "threshold"))
+        if mode not in GENERATION_MODES:
+            raise ConfigError(f"generation_mode {mode!r}: choose one of {GENERATION_MODES}")
+        model = self.build_pretraining(checkpoint=checkpoint, from_scratch=from_scratch)
+        model.to(device).eval()
+        cfg = model.config
+        return Pixar2024Generator(model, block=cfg.block_width, channels=cfg.num_channel,
+                                  height=cfg.patch_size, device=device, mode=mode,
+                                  temperature=float(opts.get("temperature", 1.0)),
+                                  threshold=float(opts.get("threshold", 0.5)),
+                                  seed=int(opts.get("seed", 0)))
 
     def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
         if renderer is None:

@@ -26,6 +26,7 @@ import numpy as np
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
                                           checkpoint_renderer, head_overrides, stack_features)
+from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
 
 NOTO_RENDERER = dict(font_size=8, dpi=120, pixels_per_patch=16, max_seq_length=1024, pad_size=3,
@@ -46,7 +47,7 @@ BASE_CONFIG = dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816,
                    pad_token_id=2, bos_token_id=1, eos_token_id=2)
 
 
-class PixelGPTAdapter(ModelAdapter):
+class PixelGPTAdapter(GenerativeAdapter, ModelAdapter):
     """PixelGPT-family adapter; ``mode`` is ``pixel``, ``text`` or ``pair``."""
 
     input_modes = ("pixel", "text", "pair")
@@ -313,6 +314,23 @@ class PixelGPTAdapter(ModelAdapter):
             return build_pixelgpt(config, "causal_lm")
         return load_pixelgpt(directory, "causal_lm", render_mode=self.render_mode,
                              config_overrides=config_overrides)
+
+    def build_generator(self, checkpoint: str | Path | None = None, from_scratch: bool = False,
+                        device: str = "cpu", options: dict[str, Any] | None = None):
+        """Pixel mode only: next-patch generation with ``lm_pixel_head`` and a KV cache (see
+        pixel_bench.generative.decode for how normalised patches become pixels)."""
+        from pixel_bench.generative.decode import PixelGPTGenerator
+
+        if self.mode != "pixel":
+            raise ConfigError(f"{self.card.name}: generative tasks are evaluated in pixel mode; "
+                              f"use {self.card.name.replace('-' + self.mode, '')} (the "
+                              f"{self.mode} variant's token generation is not wired up)")
+        model = self.build_pretraining(checkpoint=checkpoint, from_scratch=from_scratch)
+        model.to(device).eval()
+        cfg = model.config
+        return PixelGPTGenerator(model, block=cfg.patch_size, channels=cfg.num_channels,
+                                 height=cfg.patch_size, device=device,
+                                 binary=self.render_mode == "binary")
 
     def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
         if renderer is None and self.mode != "text":

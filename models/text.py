@@ -20,16 +20,18 @@ import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
+from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
 
 DEFAULT_MAX_LENGTH = 512
 TEXT_PREFIX = "text:"
 
 
-class TextAdapter(ModelAdapter):
+class TextAdapter(GenerativeAdapter, ModelAdapter):
     """A tokenizer-based model; ``model`` is a hub id or a local directory."""
 
     needs_text = True
+    generation_kind = "text"
 
     def __init__(self, card: ModelCard, model: str | None, tiny_kind: str | None = None) -> None:
         self.card = card
@@ -145,6 +147,13 @@ class TextAdapter(ModelAdapter):
             raise ConfigError(f"{self.card.name}: no model given")
         return build_text_model(source, kind, head.num_labels, from_scratch=from_scratch,
                                 allow_mismatched=allow_mismatched, **common)
+
+    def build_generator(self, checkpoint: str | Path | None = None, from_scratch: bool = False,
+                        device: str = "cpu", options: dict[str, Any] | None = None):
+        """Greedy text continuation; causal LMs only (GPT-2 style), encoders raise."""
+        from pixel_bench.generative.decode import build_text_generator
+
+        return build_text_generator(self, checkpoint, from_scratch, device, options or {})
 
     def save_pretrained(self, model: Any, directory: str | Path, renderer: Any = None) -> None:
         model.save_pretrained(str(directory))

@@ -399,7 +399,11 @@ class Plan:
     def resolve(self, prep: Any) -> None:
         """Full identities; every cell becomes "skip" (identical record) or "run"; conflicts
         raise before anything is trained or deleted."""
-        prepared = prepared_fields(prep)
+        self.resolve_fields(prepared_fields(prep), prep)
+
+    def resolve_fields(self, prepared: dict[str, Any], prep: Any | None = None) -> None:
+        """:meth:`resolve` from ``{"data": ..., "renderer": ...}`` computed elsewhere (the
+        generative family, which has no :class:`~pixel_bench.runner.Prepared`)."""
         for cell in self.cells:
             fields = {**self.request.cheap_fields(cell.seed), **prepared}
             cell.identity = make_identity(fields, self.request.nonstandard)

@@ -39,6 +39,7 @@ class RecipeKey:
     exclusive_minimum: bool = False
     choices: tuple[str, ...] = ()
     pattern: str | None = None  # a regex the whole string value must match
+    is_list: bool = False  # a list of such values (a comma-separated string is accepted too)
 
 
 def _k(type_: type, help_: str, **kw: Any) -> RecipeKey:
@@ -96,6 +97,30 @@ RECIPE_KEYS: dict[str, RecipeKey] = {
     "n_best_size": _k(int, "start/end candidates per window", minimum=1),
     "max_answer_length": _k(int, "longest answer span (patches/tokens)", minimum=1),
     "qa_trim_partial_words": _k(bool, "trim words cut by a patch boundary from answers"),
+    # -- generative zero-shot tasks (families/generative.py, pixel_bench/generative/) ----------
+    "gen_pixels": _k(int, "pixels to generate after the prompt", minimum=1),
+    "space_px": _k(int, "white pixels left after the prompt text", minimum=0),
+    "ocr_engines": _k(str, "OCR engines, in order", choices=("tesseract", "rapidocr"),
+                      is_list=True),
+    "tesseract_psm": _k(int, "Tesseract page segmentation mode", minimum=0, maximum=13),
+    "ocr_span_ratio": _k(float, "OCR canvas width as a multiple of the generated crop",
+                         minimum=1),
+    "ocr_scale": _k(int, "upscaling factor before OCR", minimum=1),
+    "generation_batch_size": _k(int, "prompts generated together", minimum=1),
+    "lambada_detokenize": _k(bool, "LAMBADA: PIXAR's detokeniser on the passages"),
+    "babi_questions": _k(str, "bAbI: score the last question of each story, or all",
+                         choices=("last", "all")),
+    "vocabulary_wordfreq": _k(bool, "readability word list includes wordfreq's English list"),
+    "ocr_ceiling": _k(bool, "also OCR the gold word rendered the same way"),
+    "device": _k(str, "generation device: auto, cpu, cuda, cuda:N", pattern=r"auto|cpu|cuda(:\d+)?"),
+    "max_new_tokens": _k(int, "text models: tokens generated", minimum=1),
+    "max_prompt_tokens": _k(int, "text models: prompt tokens kept (from the left)", minimum=1),
+    "generation_mode": _k(str, "PIXAR-2024 pixel decoding", choices=("threshold", "gray",
+                                                                       "bernoulli")),
+    "temperature": _k(float, "PIXAR-2024: sigmoid(logit / temperature)", minimum=0,
+                      exclusive_minimum=True),
+    "threshold": _k(float, "PIXAR-2024 threshold mode: black where p > threshold", minimum=0,
+                    maximum=1),
 }
 
 
@@ -121,6 +146,18 @@ def check_value(key: str, value: Any, where: str) -> Any:
     spec = RECIPE_KEYS.get(key)
     if spec is None:
         raise unknown_key(key, where)
+    if spec.is_list:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not items:
+            raise ConfigError(f"{where}: {key}={value!r} must be a non-empty list ({spec.help})")
+        one = RecipeKey(spec.type, spec.help, spec.nullable, spec.minimum, spec.maximum,
+                        spec.exclusive_minimum, spec.choices, spec.pattern)
+        return [_check_one(key, one, v.strip() if isinstance(v, str) else v, where)
+                for v in items]
+    return _check_one(key, spec, value, where)
+
+
+def _check_one(key: str, spec: RecipeKey, value: Any, where: str) -> Any:
 
     def bad(why: str) -> ConfigError:
         return ConfigError(f"{where}: {key}={value!r} {why} ({spec.help})")

@@ -357,7 +357,7 @@ def run(model: str, task: str, seeds: Sequence[int] = (42,), data_dir: str | Non
         limit: int | None = None, results: str | Path | None = None, overwrite: bool = False,
         overrides: dict[str, Any] | None = None, num_workers: int = 1,
         keep_checkpoints: bool = False, callbacks: list[Any] | None = None,
-        wait: bool = False) -> list[CellOutcome]:
+        wait: bool = False, save_generations: bool = False) -> list[CellOutcome]:
     """Run every seed of one model x task; return one outcome per seed.
 
     Cell rules (:mod:`pixel_bench.cells`): every cell is locked while this runs (another process
@@ -367,6 +367,7 @@ def run(model: str, task: str, seeds: Sequence[int] = (42,), data_dir: str | Non
     """
     from . import cells
     from .paths import results_dir
+    from .registry import TASKS
 
     results = Path(results) if results is not None else results_dir()
     overrides = dict(overrides or {})
@@ -378,6 +379,12 @@ def run(model: str, task: str, seeds: Sequence[int] = (42,), data_dir: str | Non
     try:
         request = cells.resolve_request(model, task, limit, overrides, checkpoint, from_scratch)
         plan = cells.plan_cells(results, request, seeds, overwrite, main)
+        task_obj = TASKS.get(task)
+        if task_obj.family == "generative":  # zero-shot: no rendering cache, no Trainer
+            return _run_generative(task_obj, plan, model, results, data_dir=data_dir,
+                                   checkpoint=checkpoint, from_scratch=from_scratch,
+                                   limit=limit, overrides=overrides,
+                                   save_generations=save_generations)
         t_all = time.perf_counter()
         try:
             prep = prepare(model, task, data_dir, checkpoint, from_scratch, limit, overrides,
@@ -408,6 +415,28 @@ def run(model: str, task: str, seeds: Sequence[int] = (42,), data_dir: str | Non
         return outcomes
     finally:
         cells.release_cells(held)
+
+
+def _run_generative(task: Any, plan: Any, model: str, results: Path, **kwargs: Any
+                    ) -> list[CellOutcome]:
+    """Generative cells (LAMBADA, bAbI) under the same cell rules: the family computes the data
+    and renderer part of the identity, then generates, reads back with OCR and writes each
+    record (families/generative.py)."""
+    save = kwargs.pop("save_generations")
+    plan.resolve_fields(task.identity_fields(model, **kwargs))
+    outcomes: list[CellOutcome] = []
+    for cell in plan.cells:
+        if cell.action == "skip":
+            outcomes.append(CellOutcome(model, task.name, cell.seed, "skipped",
+                                        cell.path / "record.json", note=cell.note))
+            continue
+        plan.start(cell)
+        outcome = task.evaluate(model, cell.seed, results, identity=cell.identity,
+                                save_generations=save, **kwargs)
+        plan.finish(cell)
+        outcome.note = cell.note
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _compute_metrics_for(task: Any, split: Any, recipe: dict[str, Any]):

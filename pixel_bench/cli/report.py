@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
             help="markdown, latex, csv, html or png (default: from --out's suffix, else "
                  "markdown)."),
         layout: str = typer.Option("main", "--layout", "-l",
-                                   help="main, ablation, leaderboard or xnli (--list-layouts)."),
+                                   help="main, ablation, leaderboard, xnli or generative "
+                                        "(--list-layouts)."),
         models: Optional[list[str]] = typer.Option(
             None, "--models", "-m",
             help="Models to show, in this order (repeat or comma-separate)."),

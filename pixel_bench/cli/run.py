@@ -102,6 +102,9 @@ def register(app: typer.Typer) -> None:
         num_workers: int = typer.Option(1, "--num-workers", help="Rendering processes."),
         keep_checkpoints: bool = typer.Option(False, "--keep-checkpoints", help="Keep the "
                                               "Trainer checkpoints after the record is written."),
+        save_generations: bool = typer.Option(False, "--save-generations", help="Generative "
+                                              "tasks: write prompt/generation PNGs and a "
+                                              "contact sheet into the cell folder."),
         extra: Optional[List[str]] = typer.Argument(None, hidden=True),
     ) -> None:
         """Fine-tune MODEL on TASK and write one result record per seed (a cell with an identical
@@ -141,7 +144,7 @@ def register(app: typer.Typer) -> None:
                                  max_steps=max_steps, limit=limit, results=results,
                                  overwrite=overwrite, overrides=overrides,
                                  num_workers=num_workers, keep_checkpoints=keep_checkpoints,
-                                 wait=wait)
+                                 wait=wait, save_generations=save_generations)
         except KeyboardInterrupt as exc:
             from rich.console import Console
 

@@ -178,6 +178,18 @@ def _masakhaner_columns(_records: pd.DataFrame) -> list[Column | AverageColumn]:
     return cols
 
 
+# Generative tasks: the corrected accuracy (main metric), PIXAR's own scorer, how often the OCR'd
+# word is a word at all, and what OCR reads from the gold word rendered in the same window.
+GENERATIVE_TASKS = ("lambada", "babi")
+_GENERATIVE_METRICS = ("accuracy", "accuracy_pixar", "readability", "ocr_ceiling")
+
+
+def _generative_columns(_records: pd.DataFrame) -> list[Column | AverageColumn]:
+    return [_col(task, metric, task_display(task), key=f"{task}.{metric}",
+                 header=task_display(task))
+            for task in GENERATIVE_TASKS for metric in _GENERATIVE_METRICS]
+
+
 LAYOUTS: dict[str, Layout] = {
     "main": Layout(
         "main", "PIXEL vs PIXAR on token- and sentence-level tasks (thesis Table 4.2)",
@@ -206,6 +218,10 @@ LAYOUTS: dict[str, Layout] = {
         "languages (PIXEL Table 3), with their average", _masakhaner_columns,
         title="Named entity recognition",
         tasks=("ner", *(task_key(f"masakhaner-{lang}") for lang in MASAKHANER_LANGUAGES))),
+    "generative": Layout(
+        "generative", "LAMBADA and bAbI by generation + OCR: accuracy (corrected and PIXAR's "
+        "scorer), readability, OCR ceiling", _generative_columns,
+        title="Zero-shot generation read back by OCR", tasks=GENERATIVE_TASKS),
 }
 
 

@@ -34,12 +34,15 @@ TASK_DISPLAY = {
     "pos": "POS", "ner": "NER", "squad": "SQuAD", "xnli": "XNLI",
     "cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "stsb": "STS-B", "qqp": "QQP",
     "mnli": "MNLI", "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI",
+    "lambada": "LAMBADA", "babi": "bAbI",
 }
 
 METRIC_DISPLAY = {
     "accuracy": "Acc", "f1": "F1", "exact_match": "EM", "matthews_correlation": "MCC",
     "pearson": "Pearson", "spearmanr": "Spearman", "spearman": "Spearman", "precision": "P",
     "recall": "R", "las": "LAS", "uas": "UAS",
+    # generative tasks (docs/generative.md)
+    "accuracy_pixar": "Acc (PIXAR)", "readability": "Readable", "ocr_ceiling": "OCR ceiling",
 }
 
 # model_info.attributes values -> the words of thesis Table 4.3 (unknown values pass through).

@@ -93,7 +93,7 @@ def test_list_layouts() -> None:
     result = _report("--list-layouts")
     assert result.exit_code == 0
     assert [line.split()[0] for line in result.stdout.splitlines()] == [
-        "main", "ablation", "leaderboard", "xnli", "ud", "masakhaner"]
+        "main", "ablation", "leaderboard", "xnli", "ud", "masakhaner", "generative"]
 
 
 def test_record_written_mid_report_is_just_another_bad_file(results_dir: Path) -> None:

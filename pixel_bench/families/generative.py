@@ -1,0 +1,70 @@
+"""Generative tasks (LAMBADA, bAbI): zero-shot, no fine-tuning, no Trainer.
+
+``pixel-bench run`` hands a task of this family to :meth:`GenerativeTask.evaluate` (one branch in
+``runner.run``, under the same cell lock and identity rules as fine-tuning), which generates, reads the pixels back with OCR, scores and writes the normal
+result record (:mod:`pixel_bench.generative.evaluate`). The reader gets recipe options by name
+(``reader_options``), e.g. bAbI's ``babi_questions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..data.io import find_split_file
+from ..errors import ConfigError, DataError
+from .base import Task
+
+
+@dataclass
+class GenerativeTask(Task):
+    family: str = "generative"
+    eval_splits: tuple[str, ...] = ("test",)
+    train_split: str = "test"  # nothing is trained; kept so generic code finds a split name
+    #: PIXAR notebook scorer whose figure is stored as ``accuracy_pixar`` (scoring.py)
+    pixar_scorer: str = "babi"
+    #: every PIXAR scorer stored (``accuracy_pixar_<name>`` for the others)
+    pixar_scorers: tuple[str, ...] = ("babi",)
+    #: recipe keys handed to ``reader(path, **options)``, under the reader's parameter names
+    reader_options: tuple[tuple[str, str], ...] = ()
+
+    def load_split(self, split: str, data_dir: str | Path | None = None,
+                   limit: int | None = None, recipe: dict[str, Any] | None = None
+                   ) -> tuple[list[dict[str, Any]], str]:
+        if data_dir is None:
+            raise DataError(f"{self.name}: pass --data-dir with {self.source.name}'s files "
+                            f"({', '.join(self.source.patterns.get(split, []))}); no hub copy is "
+                            "wired up for generative tasks")
+        path = find_split_file(data_dir, self.source, split)
+        if path is None:
+            pats = ", ".join(self.source.patterns.get(split, [])) or "(none known)"
+            raise DataError(f"{self.source.name}: no file for split {split!r} in {data_dir} "
+                            f"(looked for {pats} in . and {', '.join(self.source.subdirs)})")
+        options = {param: (recipe or {})[key] for key, param in self.reader_options
+                   if key in (recipe or {})}
+        rows = self.reader(path, **options)
+        if not rows:
+            raise DataError(f"{self.name}: split {split!r} from {path} is empty")
+        if limit is not None:
+            rows = rows[: int(limit)]
+        return rows, str(path)
+
+    def identity_fields(self, model: str, **kwargs: Any) -> dict[str, Any]:
+        """``data`` and ``renderer`` of the cell identity (see pixel_bench.cells)."""
+        from ..generative.evaluate import identity_fields
+
+        return identity_fields(self, model, **kwargs)
+
+    def evaluate(self, model: str, seed: int, results: Path, **kwargs: Any) -> Any:
+        """Generate, OCR, score and write one record (see pixel_bench.generative.evaluate)."""
+        from ..generative.evaluate import evaluate_cell
+
+        return evaluate_cell(self, model, seed, results, **kwargs)
+
+    # the fine-tuning hooks do not apply
+    def render_inputs(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        raise ConfigError(f"{self.name} is a generative task: it is evaluated zero-shot by "
+                          "`pixel-bench run` (no rendering cache, no Trainer)")
+
+    encode = score = render_inputs  # type: ignore[assignment]
