@@ -224,3 +224,30 @@ def test_slurm_sweep_equals_local(local: Path, tmp_path: Path, data: Path,
         assert slurm[seed].train["train_loss"] == here[seed].train["train_loss"]
     out = _invoke(["sweep", "status", "--name", "sweep", "--results", str(results), "--json"])
     assert {json.loads(x)["state"] for x in out.output.splitlines()} == {"done"}
+
+
+# -- run --num-processes -------------------------------------------------------------------------
+def test_two_processes_equal_one(local: Path, tmp_path: Path, data: Path) -> None:
+    """`run --num-processes 2` (torchrun, gloo): each process takes half of the batch of 4, the
+    record equals the one-process record of the local sweep within noise, same identity."""
+    results = tmp_path / "np2"
+    out = _invoke(["run", *BASE, "--seed", "1", "--num-processes", "2", "--data-dir", str(data),
+                   "--results", str(results)])
+    assert out.exit_code == 0, out.output
+    two = read_record(record_dir(results, "pixel-tiny", "pos", 1) / "record.json")
+    one = _records(local)[1]
+    assert two.identity == one.identity  # the same experiment: global batch 4 in both
+    assert two.provenance["hardware"]["world_size"] == 2
+    assert two.metrics["validation"]["accuracy"] == pytest.approx(
+        one.metrics["validation"]["accuracy"], abs=0.02)
+    # losses on the same scale (the Trainer's default would report and train on N x the loss)
+    e1, e2 = one.train["eval_history"][-1]["eval_loss"], two.train["eval_history"][-1]["eval_loss"]
+    assert e2 == pytest.approx(e1, rel=1e-3)
+    assert two.train["train_loss"] == pytest.approx(one.train["train_loss"], rel=0.02)
+
+
+def test_num_processes_must_divide_the_batch(tmp_path: Path, data: Path) -> None:
+    with pytest.raises(ConfigError, match=r"--num-processes 2: the batch 3 .* not divisible"):
+        _invoke(["run", *BASE, "--set", "per_device_train_batch_size=3", "--seed", "1",
+                 "--num-processes", "2", "--data-dir", str(data), "--results", str(tmp_path)])
+    assert not any(tmp_path.iterdir())  # refused before anything started
