@@ -34,7 +34,7 @@ from .errors import CellConflictError, ConfigError
 SWEEPS_DIR = ".sweeps"
 EXIT_MARK = "pixel-bench sweep: exit status "
 SPEC_KEYS = ("name", "models", "tasks", "seeds", "set", "grid", "limit", "max_steps",
-             "data_dir", "checkpoint", "from_scratch", "results", "slurm")
+             "data_dir", "checkpoint", "from_scratch", "results", "num_processes", "slurm")
 SLURM_KEYS = ("partition", "timeout_min", "cpus_per_task", "gpus_per_task", "mem_gb",
               "array_parallelism", "account", "qos", "constraint", "setup")
 
@@ -53,6 +53,7 @@ class SweepSpec:
     from_scratch: bool = False
     results: str | None = None
     name: str = "sweep"
+    num_processes: int = 1  # per cell: `run --num-processes` (one GPU each)
     slurm: dict[str, Any] = field(default_factory=dict)
     source: str = "command line"
 
@@ -182,9 +183,9 @@ def make_spec(file_values: dict[str, Any] | None = None, **cli: Any) -> SweepSpe
             raise ConfigError(f"{source}: {key} is both fixed (set) and swept (grid)")
         checked[key] = [parse_set([f"{key}={v if isinstance(v, str) else json.dumps(v)}"])[key]
                         for v in values]
-    for key in ("limit", "max_steps"):
+    for key in ("limit", "max_steps", "num_processes"):
         value = merged.get(key)
-        least = 1 if key == "limit" else 0
+        least = 0 if key == "max_steps" else 1
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < least):
             raise ConfigError(f"{source}: {key} must be an integer >= {least}, got {value!r}")
@@ -198,7 +199,9 @@ def make_spec(file_values: dict[str, Any] | None = None, **cli: Any) -> SweepSpe
                      limit=merged.get("limit"), max_steps=merged.get("max_steps"),
                      data_dir=merged.get("data_dir"), checkpoint=merged.get("checkpoint"),
                      from_scratch=bool(merged.get("from_scratch", False)),
-                     results=merged.get("results"), name=name, slurm=dict(slurm), source=source)
+                     results=merged.get("results"), name=name,
+                     num_processes=int(merged.get("num_processes") or 1), slurm=dict(slurm),
+                     source=source)
 
 
 # -- expanding and planning ---------------------------------------------------------------------
@@ -346,6 +349,8 @@ def run_argv(spec: SweepSpec, cell: SweepCell) -> list[str]:
         argv += ["--checkpoint", str(spec.checkpoint)]
     if spec.from_scratch:
         argv += ["--from-scratch"]
+    if spec.num_processes > 1:
+        argv += ["--num-processes", str(spec.num_processes)]
     for key, value in cell.overrides.items():
         argv += ["--set", f"{key}={json.dumps(value)}"]
     return argv
@@ -391,15 +396,17 @@ def visible_gpus() -> list[str]:
 def run_local(spec: SweepSpec, cells: Iterable[SweepCell], workers: int = 1,
               gpus: Sequence[str] | None = None,
               on_done: Callable[[SweepCell, int], None] | None = None) -> dict[str, int]:
-    """Run the cells, ``workers`` at a time; worker k sees only GPU ``gpus[k % len(gpus)]``
-    (none: CPU). Returns {cell label: exit status}."""
+    """Run the cells, ``workers`` at a time; worker k sees only its own GPUs (``gpus`` split
+    into groups of ``spec.num_processes``; none: CPU). Returns {cell label: exit status}."""
     from concurrent.futures import ThreadPoolExecutor
 
     cells = list(cells)
     gpus = list(visible_gpus() if gpus is None else gpus)
-    if gpus and workers > len(gpus):
-        raise ConfigError(f"--workers {workers} but only {len(gpus)} GPU(s) "
-                          f"({','.join(gpus)}): one device per worker")
+    per = max(1, int(spec.num_processes))
+    if gpus and workers * per > len(gpus):
+        raise ConfigError(f"--workers {workers} x --num-processes {per} but only {len(gpus)} "
+                          f"GPU(s) ({','.join(gpus)}): one device per process")
+    groups = [",".join(gpus[k * per:(k + 1) * per]) for k in range(workers)] if gpus else []
     n_slots = max(1, workers)
     slots = list(range(n_slots))
     lock = threading.Lock()
@@ -410,10 +417,10 @@ def run_local(spec: SweepSpec, cells: Iterable[SweepCell], workers: int = 1,
         with lock:
             slot = slots.pop(0)
         try:
-            env = {"CUDA_VISIBLE_DEVICES": gpus[slot % len(gpus)]} if gpus else {}
+            env = {"CUDA_VISIBLE_DEVICES": groups[slot]} if gpus else {}
             if not gpus:  # CPU workers share the cores instead of each taking them all
                 env["OMP_NUM_THREADS"] = os.environ.get(
-                    "OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n_slots)))
+                    "OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // (n_slots * per))))
             rc = run_cell(run_argv(spec, cell), logs / cell.log_name, env)
             out[cell.label] = rc
             if on_done is not None:
@@ -458,8 +465,12 @@ def slurm_executor(spec: SweepSpec, folder: Path) -> Any:
                               "timeout_min": int(s.get("timeout_min", 60)),
                               "cpus_per_task": int(s.get("cpus_per_task", 1)),
                               "tasks_per_node": 1, "nodes": 1}
-    if s.get("gpus_per_task"):
-        params["gpus_per_node"] = int(s["gpus_per_task"])
+    gpus = int(s.get("gpus_per_task") or 0)
+    if gpus and spec.num_processes > gpus:
+        raise ConfigError(f"num_processes {spec.num_processes} per cell but slurm.gpus_per_task "
+                          f"{gpus}: give each cell one GPU per process")
+    if gpus:
+        params["gpus_per_node"] = gpus
     if s.get("mem_gb"):
         params["mem_gb"] = float(s["mem_gb"])
     if s.get("partition"):
@@ -516,6 +527,7 @@ def write_manifest(spec: SweepSpec, cells: Sequence[SweepCell], jobs: Sequence[A
             "tasks": spec.tasks, "seeds": spec.seeds, "set": spec.sets, "grid": spec.grid,
             "limit": spec.limit, "max_steps": spec.max_steps, "data_dir": spec.data_dir,
             "checkpoint": spec.checkpoint, "from_scratch": spec.from_scratch,
+            "num_processes": spec.num_processes,
             "results": str(spec.results_dir()), "slurm": spec.slurm,
             "jobs": {c.label: getattr(j, "job_id", None) for c, j in zip(cells, jobs)}}
     path = spec.sweep_dir() / "sweep.json"

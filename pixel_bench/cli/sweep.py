@@ -23,7 +23,7 @@ _NAME = typer.Option(None, "--name", help="Sweep name (logs in <results>/.sweeps
 
 
 def _spec(spec: Optional[Path], name: Optional[str], models, tasks, seeds, sets, grid,
-          limit, max_steps, data_dir, checkpoint, from_scratch, results, slurm=None):
+          limit, max_steps, data_dir, checkpoint, from_scratch, results, num_processes=None):
     from ..errors import ConfigError
     from ..sweep import load_spec, make_spec, read_manifest
 
@@ -46,7 +46,7 @@ def _spec(spec: Optional[Path], name: Optional[str], models, tasks, seeds, sets,
                      seeds=seed_list, sets=list(sets or []), grid=list(grid or []),
                      limit=limit, max_steps=max_steps, data_dir=data_dir, checkpoint=checkpoint,
                      from_scratch=from_scratch or None, results=results,
-                     name=name, slurm=slurm)
+                     name=name, num_processes=num_processes)
 
 
 def _table(cells, title: str):
@@ -92,7 +92,10 @@ def sweep(
     from_scratch: bool = typer.Option(False, "--from-scratch", help="Random init."),
     results: Optional[str] = typer.Option(None, "--results", help="Results folder."),
     workers: int = typer.Option(1, "--workers", "-j", help="Local: cells at a time (one GPU "
-                                "each when GPUs are visible)."),
+                                "per process when GPUs are visible)."),
+    num_processes: Optional[int] = typer.Option(None, "--num-processes", "-n", help="Processes "
+                                                "per cell (`run --num-processes`, one GPU "
+                                                "each).", show_default="1"),
     slurm: bool = typer.Option(False, "--slurm", help="Submit one Slurm job array (submitit) "
                                "instead of running here."),
     partition: Optional[str] = typer.Option(None, "--partition", help="Slurm partition."),
@@ -131,7 +134,7 @@ def sweep(
                                         array_parallelism=array_parallelism).items()
                   if v is not None}
     s = _spec(spec, name, models, tasks, seeds, sets, grid, limit, max_steps, data_dir,
-              checkpoint, from_scratch, results)
+              checkpoint, from_scratch, results, num_processes)
     s.slurm.update(slurm_opts)
     console = Console()
     cells = plan(s)  # refuses (CellConflictError) before anything starts

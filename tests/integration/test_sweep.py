@@ -166,8 +166,15 @@ def test_one_gpu_per_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     out = sweep.run_local(s, sweep.expand(s), workers=2, gpus=["0", "1"])
     assert sorted(out.values()) == [0] * 4 and sorted(set(seen)) == ["0", "1"]
     assert not clash.is_set()  # never two cells on one GPU
-    with pytest.raises(ConfigError, match="--workers 3 but only 2 GPU"):
+    with pytest.raises(ConfigError, match="--workers 3 x --num-processes 1 but only 2 GPU"):
         sweep.run_local(s, sweep.expand(s), workers=3, gpus=["0", "1"])
+    # two processes per cell: each worker gets its own pair, and `run` is told
+    s2 = sweep.make_spec(None, models=["pixel-tiny"], tasks=["pos"], seeds=[1, 2, 3, 4],
+                         results=str(tmp_path), num_processes=2)
+    seen.clear()
+    sweep.run_local(s2, sweep.expand(s2), workers=2, gpus=["0", "1", "2", "3"])
+    assert sorted(set(seen)) == ["0,1", "2,3"] and not clash.is_set()
+    assert sweep.run_argv(s2, sweep.expand(s2)[0])[-2:] == ["--num-processes", "2"]
 
 
 def test_requeue_resubmits_the_same_cell(tmp_path: Path) -> None:
