@@ -209,8 +209,19 @@ def _slurm_up() -> str | None:
     return None
 
 
+def _squeue(job: str) -> str:
+    out = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T %r"], capture_output=True,
+                         text=True, timeout=30)
+    return out.stdout.strip()
+
+
 def test_slurm_sweep_equals_local(local: Path, tmp_path: Path, data: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local sweep's cells as one Slurm job array; one array task is preempted (USR2, as
+    Slurm signals before preemption/timeout) and requeued by submitit; the records equal the
+    local ones."""
+    import time
+
     pytest.importorskip("submitit")
     reason = _slurm_up()
     if reason:
@@ -219,18 +230,41 @@ def test_slurm_sweep_equals_local(local: Path, tmp_path: Path, data: Path,
         monkeypatch.setenv("SLURM_CONF", SLURM_CONF)
     results = tmp_path / "slurm"
     out = _invoke(["sweep", *CELL, "--data-dir", str(data), "--results", str(results),
-                   "--slurm", "--wait", "--timeout-min", "10"])
+                   "--slurm", "--timeout-min", "10"])
     assert out.exit_code == 0, out.output
     assert "submitted 2 cells as Slurm job array" in out.output
-    jobs = sorted((results / ".sweeps" / "sweep" / "submitit").glob("*_*/*_result.pkl"))
-    assert len(jobs) == 2  # one array task per cell, each with its submitit logs
+    sweep_dir = results / ".sweeps" / "sweep"
+    jobs = json.loads((sweep_dir / "sweep.json").read_text())["jobs"]
+    victim = jobs["pixel-tiny/pos/seed-2"]
+    log = sweep_dir / "logs" / "pixel-tiny__pos__seed-2.log"
+    deadline = time.time() + 240
+
+    def until(what, check):
+        while not check():
+            assert time.time() < deadline, f"Slurm: timed out waiting for {what}"
+            time.sleep(0.5)
+
+    until("the cell to start", lambda: log.is_file() and "$ " in log.read_text())
+    subprocess.run(["scancel", "--signal=USR2", victim], check=True, timeout=30)
+    until("the requeue", lambda: _squeue(victim).startswith("PENDING"))
+    # Slurm holds a requeued job back ~2 minutes (BeginTime); a test need not wait for that
+    subprocess.run(["scontrol", "update", f"JobId={victim}", "StartTime=now"], check=True,
+                   timeout=30)
+
+    def finished() -> bool:
+        st = _invoke(["sweep", "status", "--name", "sweep", "--results", str(results), "--json"])
+        return {json.loads(x)["state"] for x in st.output.splitlines()} == {"done"}
+
+    until("both cells", finished)
+    text = log.read_text()
+    assert "requeued (timeout or preemption)" in text and text.count("\n$ ") + \
+        text.startswith("$ ") == 2  # two attempts, one log
+    assert len(list((sweep_dir / "submitit").glob("*_*/*_log.out"))) >= 2  # submitit's logs
     slurm, here = _records(results), _records(local)
     for seed in (1, 2):
         assert slurm[seed].metrics == here[seed].metrics
         assert slurm[seed].identity == here[seed].identity
         assert slurm[seed].train["train_loss"] == here[seed].train["train_loss"]
-    out = _invoke(["sweep", "status", "--name", "sweep", "--results", str(results), "--json"])
-    assert {json.loads(x)["state"] for x in out.output.splitlines()} == {"done"}
 
 
 # -- run --num-processes -------------------------------------------------------------------------
