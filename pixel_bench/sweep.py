@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from .cells import LOCK_FILE
 from .errors import CellConflictError, ConfigError
 
 SWEEPS_DIR = ".sweeps"
@@ -133,19 +134,19 @@ def load_spec(path: str | Path) -> dict[str, Any]:
 
 
 def make_spec(file_values: dict[str, Any] | None = None, **cli: Any) -> SweepSpec:
-    """File values, then command-line values on top (lists given on the command line replace
-    the file's). Every value is checked here, before anything runs."""
+    """File values, then command-line values on top (models, tasks and seeds given on the
+    command line replace the file's; ``--set``/``--grid`` keys are added to or replace the
+    file's keys). Every value is checked here, before anything runs."""
     from .runner import parse_set
 
     merged: dict[str, Any] = dict(file_values or {})
     source = str(merged.pop("source", "command line"))
+    file_set = merged.pop("set", None) or {}
+    file_grid = merged.pop("grid", None) or {}
     for key, value in cli.items():
         if value is None or (isinstance(value, (list, tuple, dict)) and not value):
             continue
-        if key in ("sets", "grid"):
-            merged[key] = value
-        else:
-            merged[key] = value
+        merged[key] = value
     models = [str(m) for m in _as_list(merged.get("models"), "models", source)]
     tasks = [str(t) for t in _as_list(merged.get("tasks"), "tasks", source)]
     if not models or not tasks:
@@ -156,25 +157,20 @@ def make_spec(file_values: dict[str, Any] | None = None, **cli: Any) -> SweepSpe
         seeds = list(dict.fromkeys(int(s) for s in seeds_raw))
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: seeds must be integers, got {seeds_raw!r}") from None
-    sets = merged.get("sets", merged.get("set")) or {}
-    if isinstance(sets, (list, tuple)):  # command line: key=value strings
-        sets = parse_set(list(sets))
-    elif isinstance(sets, dict):
-        sets = parse_set([f"{k}={json.dumps(v)}" for k, v in sets.items()])
-    else:
+    if not isinstance(file_set, dict):
         raise ConfigError(f"{source}: set must be a mapping of recipe keys to values")
-    grid_raw = merged.get("grid") or {}
-    grid: dict[str, list[Any]] = {}
-    if isinstance(grid_raw, (list, tuple)):  # command line: key=v1,v2
-        for item in grid_raw:
-            key, eq, values = str(item).partition("=")
-            if not eq or not values:
-                raise ConfigError(f"--grid expects key=v1,v2,..., got {item!r}")
-            grid[key.strip()] = values.split(",")
-    elif isinstance(grid_raw, dict):
-        grid = {str(k): _as_list(v, f"grid.{k}", source) for k, v in grid_raw.items()}
-    else:
+    sets = parse_set([f"{k}={json.dumps(v)}" for k, v in file_set.items()])
+    cli_sets = merged.get("sets") or []  # command line: key=value strings, on top of the file's
+    sets.update(parse_set(list(cli_sets)) if isinstance(cli_sets, (list, tuple)) else cli_sets)
+    if not isinstance(file_grid, dict):
         raise ConfigError(f"{source}: grid must be a mapping of recipe keys to value lists")
+    grid: dict[str, list[Any]] = {str(k): _as_list(v, f"grid.{k}", source)
+                                  for k, v in file_grid.items()}
+    for item in merged.get("grid") or []:  # command line: key=v1,v2 (replaces that key)
+        key, eq, values = str(item).partition("=")
+        if not eq or not values:
+            raise ConfigError(f"--grid expects key=v1,v2,..., got {item!r}")
+        grid[key.strip()] = values.split(",")
     checked: dict[str, list[Any]] = {}
     for key, values in grid.items():
         if not values:
@@ -275,7 +271,7 @@ def _set_state(cell: SweepCell, found: Any, log: Path) -> None:
         metric = main.get(found.record.main_metric or "")
         cell.note = f"{found.record.main_metric} {metric:.4f}" if isinstance(metric, float) \
             else "record"
-    elif lock_held(cell.path / cellmod_lock()):
+    elif lock_held(cell.path / LOCK_FILE):
         cell.state, cell.note = "running", "cell lock held"
     elif log.is_file():
         rc, last = log_exit(log)
@@ -289,12 +285,6 @@ def _set_state(cell: SweepCell, found: Any, log: Path) -> None:
         cell.state = "pending"
         if found.has_checkpoints:
             cell.note = "has checkpoints: resumes"
-
-
-def cellmod_lock() -> str:
-    from .cells import LOCK_FILE
-
-    return LOCK_FILE
 
 
 def lock_held(path: Path) -> bool:
@@ -551,6 +541,5 @@ def read_manifest(results: str | Path | None, name: str) -> dict[str, Any]:
     except ValueError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from None
     data.pop("jobs", None)
-    data["sets"] = data.pop("set", {})
     data["source"] = str(path)
     return data

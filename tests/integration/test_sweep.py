@@ -125,8 +125,9 @@ def test_spec_file_and_grid(tmp_path: Path) -> None:
     argv = run_argv(s, cells[0])
     assert argv[:6] == ["run", "--model", "pixel-tiny", "--task", "pos", "--seed"]
     assert "max_seq_length=64" in argv and "learning_rate=0.0001" in argv
-    # the command line wins over the file
-    assert make_spec(load_spec(spec), seeds=[7]).seeds == [7]
+    # the command line wins over the file; --set keys are added to the file's
+    both = make_spec(load_spec(spec), seeds=[7], sets=["max_seq_length=32", "dropout=0.0"])
+    assert both.seeds == [7] and both.sets == {"max_seq_length": 32, "dropout": 0.0}
     spec.write_text("models: [pixel-tiny]\ntasks: [pos]\nsedes: [1]\n")
     with pytest.raises(ConfigError, match=r"table.yaml: unknown key sedes \(did you mean "
                                           r"'seeds'\?\)"):

@@ -71,7 +71,8 @@ def test_two_nodes_equal_one_node(tmp_path: Path, corpus: Path,
     assert state["world_size"] == 2  # the two agents formed one run
     a, b = _losses(one), _losses(two)
     assert [s for s, _ in a] == [s for s, _ in b] == [1, 2, 3]
-    assert [round(x, 4) for _, x in a] == pytest.approx([round(x, 4) for _, x in b], abs=2e-4)
+    # measured: 0.072355, 0.071053, 0.072703 in both (2 ranks either way, same data per rank)
+    assert [x for _, x in b] == pytest.approx([x for _, x in a], abs=1e-5)
     assert (two / "model.safetensors").is_file()
 
 
