@@ -419,9 +419,15 @@ def run_local(spec: SweepSpec, cells: Iterable[SweepCell], workers: int = 1,
             with lock:
                 slots.append(slot)
 
-    with ThreadPoolExecutor(max_workers=n_slots) as pool:
-        for future in [pool.submit(work, c) for c in cells]:
+    pool = ThreadPoolExecutor(max_workers=n_slots)
+    futures = [pool.submit(work, c) for c in cells]
+    try:
+        for future in futures:
             future.result()
+    except BaseException:  # Ctrl-C or a broken worker: start no further cell
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return out
 
 

@@ -163,7 +163,14 @@ def sweep(
             state = "[green]done[/]" if rc == 0 else f"[red]failed (exit {rc})[/]"
             console.print(f"  {cell.label}: {state}")
 
-        run_local(s, todo, workers=workers, on_done=said)
+        try:
+            run_local(s, todo, workers=workers, on_done=said)
+        except KeyboardInterrupt:
+            Console(stderr=True).print(
+                "interrupted: no further cell was started; run the same sweep command again "
+                "(finished cells are skipped, interrupted ones resume from their checkpoints)",
+                highlight=False)
+            raise typer.Exit(130) from None
     if not slurm or wait:
         final = plan(s, refuse=False)
         console.print(_table(final, f"sweep {s.name}"))

@@ -178,6 +178,26 @@ def test_one_gpu_per_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert sweep.run_argv(s2, sweep.expand(s2)[0])[-2:] == ["--num-processes", "2"]
 
 
+def test_interrupt_starts_no_further_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    from pixel_bench import sweep
+
+    s = sweep.make_spec(None, models=["pixel-tiny"], tasks=["pos"], seeds=[1, 2, 3, 4, 5],
+                        results=str(tmp_path))
+    started: list[str] = []
+
+    def fake_run_cell(argv, log, env=None):
+        started.append(argv[argv.index("--seed") + 1])
+        if len(started) == 1:
+            raise KeyboardInterrupt
+        return 0
+
+    monkeypatch.setattr(sweep, "run_cell", fake_run_cell)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_local(s, sweep.expand(s), workers=1, gpus=[])
+    assert started == ["1"]
+
+
 def test_requeue_resubmits_the_same_cell(tmp_path: Path) -> None:
     """On timeout/preemption submitit calls checkpoint(): the same cell is resubmitted (its
     `run` resumes from the cell's checkpoints)."""
