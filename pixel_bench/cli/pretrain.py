@@ -158,6 +158,10 @@ def register(app: typer.Typer) -> None:
         if note:
             Console(stderr=True).print(f"[yellow]warning:[/] {note}", highlight=False)
         summary = run_pretraining(args)
+        import os
+
+        if int(os.environ.get("RANK", "0")) != 0:  # srun: every task is a rank; rank 0 reports
+            return
         console = Console()
         console.print(f"[bold green]done[/]: {summary.get('steps')} steps; checkpoint for "
                       f"`pixel-bench run --checkpoint`: {summary['output_dir']}")

@@ -7,8 +7,6 @@ identical cells are skipped, cells of another experiment refuse the sweep before
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,7 +19,6 @@ SEEDS = "1,2"
 BASE = ["-m", "pixel-tiny", "-t", "pos", "--limit", "16", "--max-steps", "2",
         "--set", "max_seq_length=64", "--set", "per_device_train_batch_size=4"]
 CELL = BASE + ["--seeds", SEEDS]
-SLURM_CONF = os.environ.get("SLURM_CONF") or "/tmp/pixel-bench-slurm/slurm.conf"
 
 
 def _invoke(args: list[str]):
@@ -212,24 +209,6 @@ def test_requeue_resubmits_the_same_cell(tmp_path: Path) -> None:
 
 
 # -- Slurm ---------------------------------------------------------------------------------------
-def _slurm_up() -> str | None:
-    """None when a Slurm cluster answers, else why not."""
-    if os.environ.get("PIXEL_BENCH_SLURM_SKIP"):
-        return os.environ["PIXEL_BENCH_SLURM_SKIP"]
-    if shutil.which("sbatch") is None:
-        return "no Slurm client (sbatch); .ci/slurm-up.sh installs and starts a one-node cluster"
-    env = {**os.environ, "SLURM_CONF": SLURM_CONF} if Path(SLURM_CONF).is_file() else None
-    try:
-        out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                             timeout=20, env=env)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"sinfo failed: {exc}"
-    if out.returncode != 0 or not any(s.startswith(("idle", "mixed", "alloc"))
-                                      for s in out.stdout.split()):
-        return f"no Slurm node up (sinfo: {(out.stdout + out.stderr).strip()[:200]})"
-    return None
-
-
 def _squeue(job: str) -> str:
     out = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T %r"], capture_output=True,
                          text=True, timeout=30)
@@ -237,18 +216,16 @@ def _squeue(job: str) -> str:
 
 
 def test_slurm_sweep_equals_local(local: Path, tmp_path: Path, data: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                  monkeypatch: pytest.MonkeyPatch,
+                                  slurm_env: dict[str, str]) -> None:
     """The local sweep's cells as one Slurm job array; one array task is preempted (USR2, as
     Slurm signals before preemption/timeout) and requeued by submitit; the records equal the
     local ones."""
     import time
 
     pytest.importorskip("submitit")
-    reason = _slurm_up()
-    if reason:
-        pytest.skip(f"Slurm cluster not available: {reason}")
-    if Path(SLURM_CONF).is_file():
-        monkeypatch.setenv("SLURM_CONF", SLURM_CONF)
+    if "SLURM_CONF" in slurm_env:
+        monkeypatch.setenv("SLURM_CONF", slurm_env["SLURM_CONF"])
     results = tmp_path / "slurm"
     out = _invoke(["sweep", *CELL, "--data-dir", str(data), "--results", str(results),
                    "--slurm", "--timeout-min", "10"])

@@ -49,14 +49,39 @@ def _cli(out: Path, corpus: Path, *extra: str) -> list[str]:
             str(out), "--data", str(corpus), *opts, *extra]
 
 
-@pytest.mark.slow
-def test_two_nodes_equal_one_node(tmp_path: Path, corpus: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from pixel_bench.train.pretrain import free_port, run_pretraining
+@pytest.fixture(scope="module")
+def one_node(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
+    """The reference: one node, 2 processes (torchrun, gloo)."""
+    from pixel_bench.train.pretrain import run_pretraining
 
-    monkeypatch.setenv("PIXEL_BENCH_THREADS", "1")
-    one = tmp_path / "one-node"
-    run_pretraining(_args(one, corpus, num_processes=2))  # 1 node x 2 processes
+    out = tmp_path_factory.mktemp("one-node")
+    old = os.environ.get("PIXEL_BENCH_THREADS")
+    os.environ["PIXEL_BENCH_THREADS"] = "1"
+    try:
+        run_pretraining(_args(out, corpus, num_processes=2))
+    finally:
+        if old is None:
+            os.environ.pop("PIXEL_BENCH_THREADS")
+        else:
+            os.environ["PIXEL_BENCH_THREADS"] = old
+    return out
+
+
+def _same_curve(one: Path, other: Path) -> None:
+    state = json.loads((other / "checkpoints" / "step-0000003" / "trainer_state.json")
+                       .read_text())
+    assert state["world_size"] == 2  # the two agents / tasks formed one run
+    a, b = _losses(one), _losses(other)
+    assert [s for s, _ in a] == [s for s, _ in b] == [1, 2, 3]
+    # measured: 0.072355, 0.071053, 0.072703 in all three (2 ranks, same data per rank)
+    assert [x for _, x in b] == pytest.approx([x for _, x in a], abs=1e-5)
+    assert (other / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_two_nodes_equal_one_node(tmp_path: Path, corpus: Path, one_node: Path) -> None:
+    from pixel_bench.train.pretrain import free_port
+
     two = tmp_path / "two-nodes"
     endpoint = f"127.0.0.1:{free_port()}"
     env = {**os.environ, "PIXEL_BENCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -66,14 +91,25 @@ def test_two_nodes_equal_one_node(tmp_path: Path, corpus: Path,
                               text=True) for _ in range(2)]  # 2 nodes x 1 process
     outputs = [p.communicate(timeout=400)[0] for p in nodes]
     assert [p.returncode for p in nodes] == [0, 0], "\n----\n".join(outputs)
-    state = json.loads((two / "checkpoints" / "step-0000003" / "trainer_state.json")
-                       .read_text())
-    assert state["world_size"] == 2  # the two agents formed one run
-    a, b = _losses(one), _losses(two)
-    assert [s for s, _ in a] == [s for s, _ in b] == [1, 2, 3]
-    # measured: 0.072355, 0.071053, 0.072703 in both (2 ranks either way, same data per rank)
-    assert [x for _, x in b] == pytest.approx([x for _, x in a], abs=1e-5)
-    assert (two / "model.safetensors").is_file()
+    _same_curve(one_node, two)
+
+
+@pytest.mark.slow
+def test_srun_tasks_are_ranks(tmp_path: Path, corpus: Path, one_node: Path,
+                              slurm_env: dict[str, str]) -> None:
+    """`srun -n 2 pixel-bench pretrain ...` on the test cluster: each task is a rank, placed
+    from SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID (no torchrun)."""
+    from pixel_bench.train.pretrain import free_port
+
+    out = tmp_path / "srun"
+    env = {**slurm_env, "PIXEL_BENCH_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "PIXEL_BENCH_RDZV_PORT": str(free_port())}
+    proc = subprocess.run(["srun", "-n", "2", "-c", "1", "--time", "5",
+                           *_cli(out, corpus, "--num-processes", "1")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("done: 3 steps") == 1  # rank 0 reports
+    _same_curve(one_node, out)
 
 
 def test_nodelist_and_srun_environment() -> None:
