@@ -66,6 +66,8 @@ SlurmdTimeout=300
 InactiveLimit=0
 MinJobAge=300
 KillWait=5
+# without a default, a job that asks no memory gets the whole node and jobs run one at a time
+DefMemPerCPU=$(( MEM / CPUS ))
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
@@ -75,6 +77,8 @@ export SLURM_CONF=$CONF
 if ! scontrol ping 2>/dev/null | grep -q UP; then
   /usr/sbin/slurmctld -f "$CONF" -c >"$ROOT/log/slurmctld.out" 2>&1 \
     || fail "slurmctld did not start (see $ROOT/log/slurmctld.log)"
+else
+  scontrol reconfigure >/dev/null 2>&1 || true  # already up: read the conf written above
 fi
 if ! pgrep -F "$ROOT/slurmd.pid" >/dev/null 2>&1; then
   /usr/sbin/slurmd -f "$CONF" -N "$HOST" >"$ROOT/log/slurmd.out" 2>&1 \

@@ -210,11 +210,19 @@ def status(
     s = _spec(spec, name, models, tasks, seeds, sets, grid, limit, max_steps, data_dir,
               checkpoint, from_scratch, results)
     cells = plan(s, refuse=False)
+    try:  # the Slurm job of each cell, where the sweep was submitted
+        jobs = json.loads((s.sweep_dir() / "sweep.json").read_text(encoding="utf-8"))["jobs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        jobs = {}
+    for c in cells:
+        if jobs.get(c.label) and c.state != "done":
+            c.note = f"Slurm job {jobs[c.label]}" + (f"; {c.note}" if c.note else "")
     if as_json:
         for c in cells:
             typer.echo(json.dumps({"cell": c.label, "model": c.model, "task": c.task,
                                    "seed": c.seed, "point": c.point, "state": c.state,
-                                   "note": c.note, "record": str(c.path / "record.json")}))
+                                   "note": c.note, "slurm_job": jobs.get(c.label),
+                                   "record": str(c.path / "record.json")}))
         return
     console = Console()
     console.print(_table(cells, f"sweep {s.name}: {_counts(cells)}"))

@@ -242,6 +242,9 @@ def test_slurm_sweep_equals_local(local: Path, tmp_path: Path, data: Path,
             assert time.time() < deadline, f"Slurm: timed out waiting for {what}"
             time.sleep(0.5)
 
+    st = _invoke(["sweep", "status", "--name", "sweep", "--results", str(results), "--json"])
+    assert {json.loads(x)["cell"]: json.loads(x)["slurm_job"] for x in st.output.splitlines()
+            } == jobs  # status names each cell's array task
     until("the cell to start", lambda: log.is_file() and "$ " in log.read_text())
     subprocess.run(["scancel", "--signal=USR2", victim], check=True, timeout=30)
     until("the requeue", lambda: _squeue(victim).startswith("PENDING"))
