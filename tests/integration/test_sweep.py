@@ -293,3 +293,26 @@ def test_num_processes_must_divide_the_batch(tmp_path: Path, data: Path) -> None
         _invoke(["run", *BASE, "--set", "per_device_train_batch_size=3", "--seed", "1",
                  "--num-processes", "2", "--data-dir", str(data), "--results", str(tmp_path)])
     assert not any(tmp_path.iterdir())  # refused before anything started
+
+
+def test_slurm_options_reach_sbatch(tmp_path: Path) -> None:
+    """Every `slurm:` key of a sweep file is a valid submitit/sbatch setting (no cluster
+    needed: the executor is built, nothing is submitted)."""
+    pytest.importorskip("submitit")
+    from pixel_bench.sweep import SLURM_KEYS, make_spec, slurm_executor
+
+    s = make_spec(None, models=["pixel-tiny"], tasks=["pos"], results=str(tmp_path),
+                  num_processes=2)
+    s.slurm.update(partition="gpu", timeout_min=30, cpus_per_task=4, gpus_per_task=2,
+                   mem_gb=16, array_parallelism=3, account="acc", qos="high",
+                   constraint="a100", setup=["module load cuda"])
+    assert set(s.slurm) == set(SLURM_KEYS)
+    params = slurm_executor(s, tmp_path)._executor.parameters
+    assert params["partition"] == "gpu" and params["time"] == 30
+    assert params["gpus_per_node"] == 2 and params["cpus_per_task"] == 4
+    assert params["array_parallelism"] == 3 and params["setup"] == ["module load cuda"]
+    assert params["additional_parameters"] == {"account": "acc", "qos": "high",
+                                               "constraint": "a100"}
+    s.slurm["gpus_per_task"] = 1
+    with pytest.raises(ConfigError, match="num_processes 2 per cell but slurm.gpus_per_task 1"):
+        slurm_executor(s, tmp_path)
