@@ -515,6 +515,40 @@ def wait_slurm(jobs: Sequence[Any], poll_s: float = 2.0) -> None:
             time.sleep(poll_s)
 
 
+def slurm_queue(job_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """{array task id: (Slurm state, reason)} of the given jobs still in the queue ({} when
+    ``squeue`` cannot be asked)."""
+    ids = sorted({str(j).split("_")[0] for j in job_ids if j})
+    if not ids:
+        return {}
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T|%r", "-j", ",".join(ids)],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    queue = {}
+    for line in out.stdout.splitlines() if out.returncode == 0 else []:
+        parts = line.strip().split("|")
+        if len(parts) == 3:
+            queue[parts[0]] = (parts[1], parts[2])
+    return queue
+
+
+def apply_queue(cells: Sequence[SweepCell], jobs: dict[str, Any]) -> None:
+    """A cell whose Slurm job is still queued is pending (queued) or running, whatever its
+    log says (a requeued job's log has no exit status yet)."""
+    queue = slurm_queue(str(j) for j in jobs.values() if j)
+    for c in cells:
+        job = jobs.get(c.label)
+        if c.state == "done" or not job or str(job) not in queue:
+            continue
+        state, reason = queue[str(job)]
+        if state in ("RUNNING", "COMPLETING"):
+            c.state, c.note = "running", f"Slurm job {job} running"
+        else:
+            c.state, c.note = "pending", f"Slurm job {job} {state.lower()} ({reason})"
+
+
 def write_manifest(spec: SweepSpec, cells: Sequence[SweepCell], jobs: Sequence[Any] = ()) -> Path:
     """``.sweeps/<name>/sweep.json``: the spec and (Slurm) the job id of each cell."""
     from .records import atomic_write_text

@@ -205,7 +205,7 @@ def status(
 
     from rich.console import Console
 
-    from ..sweep import plan
+    from ..sweep import apply_queue, plan
 
     s = _spec(spec, name, models, tasks, seeds, sets, grid, limit, max_steps, data_dir,
               checkpoint, from_scratch, results)
@@ -217,6 +217,8 @@ def status(
     for c in cells:
         if jobs.get(c.label) and c.state != "done":
             c.note = f"Slurm job {jobs[c.label]}" + (f"; {c.note}" if c.note else "")
+    if jobs:
+        apply_queue(cells, jobs)
     if as_json:
         for c in cells:
             typer.echo(json.dumps({"cell": c.label, "model": c.model, "task": c.task,

@@ -248,6 +248,10 @@ def test_slurm_sweep_equals_local(local: Path, tmp_path: Path, data: Path,
     until("the cell to start", lambda: log.is_file() and "$ " in log.read_text())
     subprocess.run(["scancel", "--signal=USR2", victim], check=True, timeout=30)
     until("the requeue", lambda: _squeue(victim).startswith("PENDING"))
+    st = _invoke(["sweep", "status", "--name", "sweep", "--results", str(results), "--json"])
+    row = [json.loads(x) for x in st.output.splitlines()
+           if json.loads(x)["cell"] == "pixel-tiny/pos/seed-2"][0]
+    assert row["state"] == "pending" and "pending" in row["note"]  # queued again, not failed
     # Slurm holds a requeued job back ~2 minutes (BeginTime); a test need not wait for that
     subprocess.run(["scontrol", "update", f"JobId={victim}", "StartTime=now"], check=True,
                    timeout=30)
