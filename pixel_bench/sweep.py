@@ -263,8 +263,10 @@ def plan(spec: SweepSpec, cells: Sequence[SweepCell] | None = None,
 
 
 def _set_state(cell: SweepCell, found: Any, log: Path) -> None:
-    if found.record is not None and found.diffs:
-        cell.state, cell.note = "differs", "holds a record of another experiment"
+    if found.diffs:
+        cell.state = "differs"
+        cell.note = ("holds a record of another experiment" if found.record is not None else
+                     "holds the checkpoints of another experiment's unfinished run")
     elif found.record is not None:
         cell.state = "done"
         main = found.record.metrics.get(found.record.main_split or "", {})
