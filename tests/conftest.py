@@ -49,3 +49,32 @@ def fonts(shared: Path) -> Path:
 @pytest.fixture(scope="session")
 def data(shared: Path) -> Path:
     return shared / "data"
+
+
+SLURM_CONF = "/tmp/pixel-bench-slurm/slurm.conf"  # where .ci/slurm-up.sh writes it
+
+
+@pytest.fixture(scope="session")
+def slurm_env() -> dict[str, str]:
+    """The environment for Slurm commands on the one-node test cluster .ci/slurm-up.sh starts
+    (.ci/run calls it); skips with the reason where there is none."""
+    import shutil
+    import subprocess
+
+    if os.environ.get("PIXEL_BENCH_SLURM_SKIP"):
+        pytest.skip(f"Slurm cluster not available: {os.environ['PIXEL_BENCH_SLURM_SKIP']}")
+    if shutil.which("sbatch") is None:
+        pytest.skip("Slurm cluster not available: no sbatch (.ci/slurm-up.sh installs and "
+                    "starts a one-node cluster)")
+    conf = os.environ.get("SLURM_CONF") or SLURM_CONF
+    env = {**os.environ, "SLURM_CONF": conf} if Path(conf).is_file() else dict(os.environ)
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
+                             timeout=20, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"Slurm cluster not available: sinfo failed: {exc}")
+    if out.returncode != 0 or not any(s.startswith(("idle", "mixed", "alloc"))
+                                      for s in out.stdout.split()):
+        pytest.skip("Slurm cluster not available: no node up (sinfo: "
+                    f"{(out.stdout + out.stderr).strip()[:200]})")
+    return env

@@ -17,7 +17,7 @@ import typer
 from ..errors import PixelBenchError
 
 # Sub-command modules, in the order they appear in --help.
-COMMAND_MODULES = ["render", "run", "pretrain", "generate", "report", "ls", "doctor", "cache"]
+COMMAND_MODULES = ["render", "run", "sweep", "pretrain", "generate", "report", "ls", "doctor", "cache"]
 
 app = typer.Typer(
     name="pixel-bench",

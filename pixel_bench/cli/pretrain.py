@@ -4,6 +4,8 @@
     pixel-bench pretrain --model pixar --data wiki/ --num-processes 2 --zero-stage 2 -o runs/p
     pixel-bench pretrain --model pixar-tiny --data wiki/ --engine torch --num-processes 2 -o r
     pixel-bench pretrain ... --resume auto        # continue exactly where a killed run stopped
+    pixel-bench pretrain ... --nnodes 2 --num-processes 4 --rdzv-endpoint node01:29500  # each node
+    srun --nodes 2 --ntasks-per-node 1 pixel-bench pretrain ... --num-processes 4  # SLURM_* read
 
 Everything is validated (corpus, DeepSpeed config, precision vs device, checkpoints) before any
 process starts; N processes are launched with torchrun (or the DeepSpeed launcher).
@@ -50,6 +52,21 @@ def register(app: typer.Typer) -> None:
                                                     show_default="1"),
         launcher: Optional[str] = typer.Option(None, "--launcher", help="torchrun or deepspeed.",
                                                show_default="torchrun"),
+        nnodes: Optional[int] = typer.Option(None, "--nnodes", help="Nodes (torchrun; run the "
+                                             "same command on each node; under srun read from "
+                                             "SLURM_NNODES).", show_default="1"),
+        node_rank: Optional[int] = typer.Option(None, "--node-rank", help="This node's rank "
+                                                "(static rendezvous; c10d assigns ranks)."),
+        rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT "
+                                                    "every node reaches (under srun: the "
+                                                    "job's first node)."),
+        rdzv_id: Optional[str] = typer.Option(None, "--rdzv-id", help="Rendezvous id, the same "
+                                              "on every node (default: from -o)."),
+        rdzv_backend: Optional[str] = typer.Option(None, "--rdzv-backend", help="c10d or "
+                                                   "static.", show_default="c10d"),
+        hostfile: Optional[str] = typer.Option(None, "--hostfile", help="DeepSpeed launcher "
+                                               "hostfile ('HOST slots=N' lines; needs "
+                                               "passwordless ssh to each host)."),
         init_from: Optional[str] = typer.Option(None, "--init-from", help="Initialise from a "
                                                 "checkpoint (PIXAR: the encoder from a PIXEL "
                                                 "checkpoint)."),
@@ -141,6 +158,10 @@ def register(app: typer.Typer) -> None:
         if note:
             Console(stderr=True).print(f"[yellow]warning:[/] {note}", highlight=False)
         summary = run_pretraining(args)
+        import os
+
+        if int(os.environ.get("RANK", "0")) != 0:  # srun: every task is a rank; rank 0 reports
+            return
         console = Console()
         console.print(f"[bold green]done[/]: {summary.get('steps')} steps; checkpoint for "
                       f"`pixel-bench run --checkpoint`: {summary['output_dir']}")

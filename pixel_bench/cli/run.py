@@ -69,6 +69,48 @@ def resume_hint(exc: object) -> str:
             f"run the same command again:\n  {command}")
 
 
+def relaunch(n: int, model: str, task: str, seeds: list[int], data_dir, checkpoint,
+             from_scratch: bool, max_steps, limit, results, overwrite: bool, wait: bool,
+             sets: list[str], num_workers: int, keep_checkpoints: bool, overrides: dict,
+             save_generations: bool = False) -> int:
+    """``run`` again as N torchrun processes (rank 0 owns the cells and writes the records);
+    returns their exit status. The global batch is checked here, before anything starts."""
+    import os
+    import subprocess
+
+    from ..cells import resolve_request
+    from ..errors import ConfigError
+
+    over = dict(overrides)
+    if max_steps is not None:
+        over["max_steps"] = int(max_steps)
+    recipe = resolve_request(model, task, limit, over, checkpoint, from_scratch).recipe
+    batch = int(recipe.get("per_device_train_batch_size") or 8)
+    if batch % n:
+        raise ConfigError(f"--num-processes {n}: the batch {batch} (per_device_train_batch_size "
+                          f"of the recipe, kept as the global batch) is not divisible by {n}; "
+                          f"pass --set per_device_train_batch_size=<a multiple of {n}>")
+    argv = ["run", "--model", model, "--task", task, "--num-workers", str(num_workers)]
+    for s in seeds:
+        argv += ["--seeds", str(s)]
+    for flag, value in (("--data-dir", data_dir), ("--checkpoint", checkpoint),
+                        ("--max-steps", max_steps), ("--limit", limit), ("--results", results)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for flag, on in (("--from-scratch", from_scratch), ("--overwrite", overwrite),
+                     ("--wait", wait), ("--keep-checkpoints", keep_checkpoints),
+                     ("--save-generations", save_generations)):
+        if on:
+            argv.append(flag)
+    for item in sets:
+        argv += ["--set", item]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+           str(n), "-m", "pixel_bench.cli.app", *argv]
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))
+    return subprocess.call(cmd, env=env)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run", cls=SingleValueOptions)
     def run(
@@ -105,6 +147,10 @@ def register(app: typer.Typer) -> None:
         save_generations: bool = typer.Option(False, "--save-generations", help="Generative "
                                               "tasks: write prompt/generation PNGs and a "
                                               "contact sheet into the cell folder."),
+        num_processes: int = typer.Option(1, "--num-processes", "-n", help="Data-parallel "
+                                          "processes (torchrun; one GPU each where there are "
+                                          "GPUs). The recipe's batch stays the global batch: "
+                                          "each process takes batch / N."),
         extra: Optional[List[str]] = typer.Argument(None, hidden=True),
     ) -> None:
         """Fine-tune MODEL on TASK and write one result record per seed (a cell with an identical
@@ -136,6 +182,13 @@ def register(app: typer.Typer) -> None:
                                      if option == "--max-steps" else ""))
         overrides = parse_set(sets or [])
         check_results_dir(results)
+        if num_processes < 1:
+            raise ConfigError(f"--num-processes {num_processes}: must be >= 1")
+        if num_processes > 1 and "RANK" not in os.environ:
+            rc = relaunch(num_processes, model, task, seed_list, data_dir, checkpoint,
+                          from_scratch, max_steps, limit, results, overwrite, wait, sets or [],
+                          num_workers, keep_checkpoints, overrides, save_generations)
+            raise typer.Exit(rc)
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         try:
@@ -151,6 +204,8 @@ def register(app: typer.Typer) -> None:
             Console(stderr=True).print(resume_hint(exc), highlight=False, markup=False,
                                        soft_wrap=True)  # keep the command copyable
             raise typer.Exit(130) from None
+        if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
+            return
         from rich.console import Console
         from rich.table import Table
 

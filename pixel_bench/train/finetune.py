@@ -10,6 +10,7 @@ predicts.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,19 @@ def training_arguments(recipe: dict[str, Any], output_dir: Path, seed: int, main
     precision = pick_precision(str(recipe.get("precision") or "auto"), bool(recipe.get("bf16")))
     kwargs: dict[str, Any] = {k: recipe[k] for k in _DIRECT if recipe.get(k) is not None}
     kwargs.setdefault("per_device_eval_batch_size", kwargs.get("per_device_train_batch_size", 8))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:  # `run --num-processes N`: the recipe's batch stays the global batch
+        batch = int(kwargs.get("per_device_train_batch_size", 8))
+        if batch % world:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"per_device_train_batch_size {batch} (the global batch) is not "
+                              f"divisible by {world} processes")
+        kwargs["per_device_train_batch_size"] = batch // world
+        # Our heads return the batch-mean loss and ignore num_items_in_batch; with the default
+        # True the Trainer multiplies that mean by N (gradients and logged losses N times too
+        # large: measured 2x with 2 processes). DDP's gradient mean is the right scale.
+        kwargs["average_tokens_across_devices"] = False
     kwargs.setdefault("save_total_limit", 2)
     kwargs.setdefault("logging_steps", max(1, min(50, eval_steps // 5)))
     warmup = recipe.get("warmup_steps", 0) or 0

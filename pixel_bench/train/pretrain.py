@@ -63,8 +63,14 @@ class PretrainArgs:
     engine: str = "deepspeed"
     deepspeed: str | None = None  # ds_config JSON; None: models/deepspeed/zero2.json
     zero_stage: int | None = None
-    num_processes: int = 1
+    num_processes: int = 1  # per node
     launcher: str = "torchrun"
+    nnodes: int = 1  # torchrun: nodes that meet at --rdzv-endpoint (under srun: SLURM_NNODES)
+    node_rank: int | None = None  # torchrun --node-rank (static rendezvous; c10d assigns ranks)
+    rdzv_endpoint: str | None = None  # HOST:PORT of the rendezvous (under srun: the head node)
+    rdzv_id: str | None = None  # one id per run, the same on every node (default: from -o)
+    rdzv_backend: str = "c10d"  # c10d (ranks by arrival) or static (ranks by --node-rank)
+    hostfile: str | None = None  # DeepSpeed launcher: "HOST slots=N" lines (ssh/pdsh to each)
     init_from: str | None = None
     max_steps: int = 100_000
     batch_size: int = 8  # per process, per micro step
@@ -957,26 +963,122 @@ def _pretrain_locked(args: PretrainArgs, plan: Plan) -> dict[str, Any]:
 LAUNCHERS = ("torchrun", "deepspeed")
 
 
+def world_size_of(args: PretrainArgs) -> int:
+    """Ranks in the whole run: every hostfile slot, or nodes x processes per node."""
+    if args.hostfile:
+        from .launch import parse_hostfile
+
+        return sum(slots for _host, slots in parse_hostfile(args.hostfile))
+    return int(args.nnodes) * int(args.num_processes)
+
+
+def check_launch(args: PretrainArgs) -> None:
+    """Multi-node settings that cannot work, named before anything starts."""
+    if args.launcher not in LAUNCHERS:
+        raise ConfigError(f"--launcher must be one of {', '.join(LAUNCHERS)}, got "
+                          f"{args.launcher!r}")
+    if int(args.nnodes) < 1:
+        raise ConfigError(f"--nnodes must be >= 1, got {args.nnodes}")
+    if args.node_rank is not None and not 0 <= int(args.node_rank) < int(args.nnodes):
+        raise ConfigError(f"--node-rank {args.node_rank}: must be in 0..{int(args.nnodes) - 1} "
+                          f"(--nnodes {args.nnodes})")
+    if args.rdzv_backend not in ("c10d", "static"):
+        raise ConfigError(f"--rdzv-backend must be c10d or static, got {args.rdzv_backend!r}")
+    if args.hostfile and args.launcher != "deepspeed":
+        raise ConfigError("--hostfile is DeepSpeed's multi-node launcher: add --launcher "
+                          "deepspeed --engine deepspeed (torchrun uses --nnodes and "
+                          "--rdzv-endpoint)")
+    if args.launcher == "deepspeed" and int(args.nnodes) > 1:
+        raise ConfigError("--launcher deepspeed spans nodes through --hostfile (one 'HOST "
+                          "slots=N' line per node), not --nnodes")
+    if int(args.nnodes) > 1 and not args.rdzv_endpoint:
+        raise ConfigError(f"--nnodes {args.nnodes} needs --rdzv-endpoint HOST:PORT (a host "
+                          "every node reaches, e.g. the first node; under srun it is read from "
+                          "SLURM_JOB_NODELIST)")
+    if args.rdzv_backend == "static" and int(args.nnodes) > 1 and args.node_rank is None:
+        raise ConfigError("--rdzv-backend static needs --node-rank on every node")
+    if args.rdzv_endpoint:
+        from .launch import split_endpoint
+
+        split_endpoint(args.rdzv_endpoint)
+
+
+def apply_slurm(args: PretrainArgs, env: dict[str, str] | None = None) -> PretrainArgs:
+    """Inside an ``srun`` step, take the placement from Slurm (values given explicitly win):
+
+    * one task per node (``srun --ntasks-per-node 1``): this task is the node's torchrun agent:
+      ``--nnodes`` SLURM_NNODES, ``--node-rank`` SLURM_NODEID, rendezvous at the head node of
+      SLURM_JOB_NODELIST, ``--rdzv-id`` SLURM_JOB_ID;
+    * several tasks per node (one per GPU): every task is a rank: RANK/WORLD_SIZE/LOCAL_RANK
+      from SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID, MASTER_ADDR the head node.
+    """
+    from dataclasses import replace
+
+    from .launch import DEFAULT_PORT, slurm_step
+
+    env = os.environ if env is None else env
+    step = slurm_step(env)
+    if step is None or args.hostfile or ("RANK" in env and "WORLD_SIZE" in env):
+        return args
+    port = int(env.get("PIXEL_BENCH_RDZV_PORT", DEFAULT_PORT))
+    if step.tasks_per_node == 1:
+        if step.nnodes == 1 or args.nnodes != 1:
+            return args
+        return replace(args, nnodes=step.nnodes,
+                       node_rank=step.node_rank if args.node_rank is None else args.node_rank,
+                       rdzv_endpoint=args.rdzv_endpoint or f"{step.head}:{port}",
+                       rdzv_id=args.rdzv_id or f"slurm-{step.job_id}")
+    if args.num_processes != 1:
+        raise ConfigError(f"srun started {step.tasks_per_node} tasks per node, each a rank: pass "
+                          f"--num-processes 1 (or srun --ntasks-per-node 1 and --num-processes "
+                          f"{step.tasks_per_node})")
+    env.update(RANK=str(step.procid), WORLD_SIZE=str(step.ntasks),
+               LOCAL_RANK=str(step.localid), LOCAL_WORLD_SIZE=str(step.tasks_per_node),
+               MASTER_ADDR=env.get("MASTER_ADDR", step.head),
+               MASTER_PORT=env.get("MASTER_PORT", str(port)))
+    return args
+
+
 def launch_command(args: PretrainArgs, args_file: Path, port: int | None = None) -> list[str]:
-    """The command that starts ``args.num_processes`` ranks of :mod:`pretrain_main`."""
+    """The command that starts ``args.num_processes`` ranks of :mod:`pretrain_main` on this node
+    (with ``--nnodes``: this node's torchrun agent; with ``--hostfile``: DeepSpeed's launcher,
+    which starts every node over ssh/pdsh)."""
     import sys
 
-    port = port or free_port()
     n = str(args.num_processes)
+    main = ["-m", "pixel_bench.train.pretrain_main", "--args", str(args_file)]
     if args.launcher == "torchrun":
-        return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
-                "--nproc_per_node", n, "--master_addr", "127.0.0.1", "--master_port", str(port),
-                "-m", "pixel_bench.train.pretrain_main", "--args", str(args_file)]
+        torchrun = [sys.executable, "-m", "torch.distributed.run"]
+        if int(args.nnodes) > 1 or args.rdzv_endpoint:
+            rdzv = ["--rdzv-backend", args.rdzv_backend, "--rdzv-endpoint",
+                    str(args.rdzv_endpoint),
+                    "--rdzv-id", args.rdzv_id or f"pixel-bench-{Path(args.output_dir).name}"]
+            if args.node_rank is not None:
+                rdzv += ["--node-rank", str(args.node_rank)]
+            return [*torchrun, "--nnodes", str(args.nnodes), "--nproc-per-node", n, *rdzv,
+                    *main]
+        port = port or free_port()
+        return [*torchrun, "--nnodes", "1", "--nproc_per_node", n, "--master_addr",
+                "127.0.0.1", "--master_port", str(port), *main]
     if args.launcher == "deepspeed":
         if args.engine != "deepspeed":
             raise ConfigError("--launcher deepspeed needs --engine deepspeed (use torchrun)")
         exe = shutil.which("deepspeed") or str(Path(sys.executable).parent / "deepspeed")
+        module = ["--module", "pixel_bench.train.pretrain_main", "--args", str(args_file)]
+        if args.hostfile:
+            from .launch import DEFAULT_PORT, parse_hostfile, split_endpoint
+
+            hosts = parse_hostfile(args.hostfile)
+            addr, mport = (split_endpoint(args.rdzv_endpoint) if args.rdzv_endpoint
+                           else (hosts[0][0], port or DEFAULT_PORT))
+            return [exe, "--hostfile", str(Path(args.hostfile).expanduser()), "--master_addr",
+                    addr, "--master_port", str(mport), *module]
+        port = port or free_port()
         from .ds_config import cuda_available
 
         count = ["--num_gpus", n] if cuda_available() and args.device != "cpu" else \
             ["--num_accelerators", n]
-        return [exe, "--num_nodes", "1", *count, "--master_port", str(port), "--module",
-                "pixel_bench.train.pretrain_main", "--args", str(args_file)]
+        return [exe, "--num_nodes", "1", *count, "--master_port", str(port), *module]
     raise ConfigError(f"--launcher must be one of {', '.join(LAUNCHERS)}, got {args.launcher!r}")
 
 
@@ -985,14 +1087,13 @@ def run_pretraining(args: PretrainArgs) -> dict[str, Any]:
     already inside a launcher) or re-launch N processes and wait for them."""
     import subprocess
 
+    args = apply_slurm(args)  # srun: nodes, node rank and rendezvous from SLURM_*
     inside_launcher = ("WORLD_SIZE" in os.environ and "RANK" in os.environ
                        and SELF_DIST not in os.environ)
-    if args.launcher not in LAUNCHERS:
-        raise ConfigError(f"--launcher must be one of {', '.join(LAUNCHERS)}, got "
-                          f"{args.launcher!r}")
-    plan = validate(args, world_size=int(os.environ["WORLD_SIZE"]) if inside_launcher
-                    else args.num_processes)
-    if inside_launcher or args.num_processes == 1:
+    check_launch(args)
+    world = int(os.environ["WORLD_SIZE"]) if inside_launcher else world_size_of(args)
+    plan = validate(args, world_size=world)
+    if inside_launcher or world == 1:
         return pretrain(args, plan)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1003,7 +1104,9 @@ def run_pretraining(args: PretrainArgs) -> dict[str, Any]:
     env.setdefault("TORCH_EXTENSIONS_DIR", default_extensions_dir())
     env.setdefault("OMP_NUM_THREADS", "1")
     cmd = launch_command(args, args_file)
-    logger.info("launching %d processes: %s", args.num_processes, " ".join(cmd))
+    logger.info("launching %d processes%s: %s", args.num_processes,
+                f" (node {args.node_rank} of {args.nnodes})" if int(args.nnodes) > 1 else "",
+                " ".join(cmd))
     proc = subprocess.run(cmd, env=env)
     if proc.returncode != 0:
         raise ConfigError(f"pretraining processes failed (exit code {proc.returncode}); see the "
