@@ -7,7 +7,7 @@ words: multiword-token ranges (``1-2``) and empty nodes (``8.1``) are skipped.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ..errors import DataError
 from .io import iter_lines
@@ -17,18 +17,14 @@ UPOS_LABELS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM"
                "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"]
 
 
-def read_conllu(path: str | Path, labels: Sequence[str] | None = UPOS_LABELS,
-                column: int = 3) -> list[dict[str, Any]]:
-    """Sentences as ``{"words": [...], "labels": [...]}`` (``column`` is 0-based: 3 = UPOS)."""
-    label_set = set(labels) if labels is not None else None
-    sentences: list[dict[str, Any]] = []
-    words: list[str] = []
-    tags: list[str] = []
+def iter_tokens(path: str | Path) -> Iterator[tuple[int, list[str] | None]]:
+    """``(line number, the 10 columns)`` for every word line of a CoNLL-U file and
+    ``(line number, None)`` at each blank line (a sentence boundary). Comments, multiword-token
+    ranges (``1-2``) and empty nodes (``8.1``) are skipped; anything else malformed is a
+    DataError naming file and line."""
     for lineno, line in iter_lines(path):
         if not line.strip():
-            if words:
-                sentences.append({"words": words, "labels": tags})
-                words, tags = [], []
+            yield lineno, None
             continue
         if line.startswith("#"):
             continue
@@ -41,6 +37,22 @@ def read_conllu(path: str | Path, labels: Sequence[str] | None = UPOS_LABELS,
             if "-" in token_id or "." in token_id:  # multiword range / empty node
                 continue
             raise DataError(f"{path}:{lineno}: malformed CoNLL-U token id {token_id!r}")
+        yield lineno, cols
+
+
+def read_conllu(path: str | Path, labels: Sequence[str] | None = UPOS_LABELS,
+                column: int = 3) -> list[dict[str, Any]]:
+    """Sentences as ``{"words": [...], "labels": [...]}`` (``column`` is 0-based: 3 = UPOS)."""
+    label_set = set(labels) if labels is not None else None
+    sentences: list[dict[str, Any]] = []
+    words: list[str] = []
+    tags: list[str] = []
+    for lineno, cols in iter_tokens(path):
+        if cols is None:
+            if words:
+                sentences.append({"words": words, "labels": tags})
+                words, tags = [], []
+            continue
         tag = cols[column]
         if label_set is not None and tag not in label_set:
             raise DataError(f"{path}:{lineno}: label {tag!r} is not in the label set "

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .io import iter_lines
+from .conllu import iter_tokens
 
 #: PIXEL's relation label list (``UD_HEAD_LABELS``, index 0 = "_"), in its order
 UD_HEAD_LABELS = [
@@ -96,21 +96,10 @@ def read_conllu_parsing(path: str | Path, labels: list[str] | None = UD_HEAD_LAB
         words, heads, rels = [], [], []
 
     lineno = 0
-    for lineno, line in iter_lines(path):
-        if not line.strip():
+    for lineno, cols in iter_tokens(path):
+        if cols is None:
             flush()
             continue
-        if line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) != 10:
-            raise DataError(f"{path}:{lineno}: malformed CoNLL-U line: expected 10 tab-separated "
-                            f"columns, got {len(cols)}: {line[:80]!r}")
-        token_id = cols[0]
-        if not token_id.isdigit():
-            if "-" in token_id or "." in token_id:  # multiword range / empty node
-                continue
-            raise DataError(f"{path}:{lineno}: malformed CoNLL-U token id {token_id!r}")
         try:
             head = int(cols[6])
         except ValueError:
