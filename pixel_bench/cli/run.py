@@ -42,11 +42,14 @@ class SingleValueOptions(TyperCommand):
 
 
 def check_results_dir(results: str | None) -> None:
-    """``--results`` must be (or become) a folder: not a file, nor below one."""
+    """``--results`` must be (or become) a folder: not empty, not a file, nor below one."""
     from ..errors import ConfigError
 
     if results is None:
         return
+    if not results.strip():  # Path("") is the current folder: cells would land among its files
+        raise ConfigError("--results '': empty folder name; give a results folder, or leave "
+                          "--results out for ./results (or $PIXEL_BENCH_RESULTS)")
     path = Path(results).expanduser()
     for p in (path, *path.parents):
         if p.exists():
