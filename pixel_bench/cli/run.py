@@ -138,6 +138,10 @@ def register(app: typer.Typer) -> None:
                                   + (" (0 = evaluate only, no training)"
                                      if option == "--max-steps" else ""))
         overrides = parse_set(sets or [])
+        if (max_steps is not None and "max_steps" in overrides
+                and overrides["max_steps"] != max_steps):  # --max-steps would win silently
+            raise ConfigError(f"--max-steps {max_steps} and --set max_steps="
+                              f"{overrides['max_steps']} disagree; give only one of them")
         check_results_dir(results)
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")

@@ -64,6 +64,8 @@ def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[int
     (["--set", "learning_rate=abc"], r"learning_rate='abc' is not a number"),
     (["--set", "learing_rate=1e-4"], r"unknown recipe key 'learing_rate'\. Did you mean "
                                      r"'learning_rate'"),
+    (["--max-steps", "0", "--set", "max_steps=5"],
+     r"--max-steps 0 and --set max_steps=5 disagree; give only one of them"),
     (["--task", "pos"], r"Invalid value for '--task': given 2 times \(rte, pos\)"),
     (["--model=pixel-tiny"], r"Invalid value for '--model': given 2 times \(testing-tiny, "
                              r"pixel-tiny\)"),
