@@ -73,6 +73,8 @@ VERIFY_ENV = "PIXEL_BENCH_CACHE_VERIFY"
 #: errors that mean "this folder cannot take the cache", reported with the folder and the way out
 _UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC,
                getattr(errno, "EDQUOT", errno.ENOSPC)}
+#: a file sits where the cache folder (or one above it) should be
+_NOT_A_FOLDER = {errno.ENOTDIR, errno.EEXIST}
 
 
 class BrokenEntry(PixelBenchError):
@@ -230,6 +232,12 @@ def _full_verification() -> bool:
 
 
 def _unwritable(root: Path, exc: OSError) -> PixelBenchError:
+    if exc.errno in _NOT_A_FOLDER:
+        blocker = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), root)
+        return PixelBenchError(
+            f"cannot make the render cache folder {root}: {blocker} is a file, not a folder. "
+            "Move that file or set PIXEL_BENCH_CACHE to a writable folder (renderings go to "
+            "$PIXEL_BENCH_CACHE/rendered)")
     return PixelBenchError(
         f"cannot write the render cache in {root}: {exc.strerror or exc}. Free space there or "
         "set PIXEL_BENCH_CACHE to a writable folder with room (renderings go to "
@@ -793,7 +801,12 @@ class RenderCache:
         if hit is not None:
             return hit
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                if exc.errno in _NOT_A_FOLDER:
+                    raise _unwritable(self.root, exc) from None
+                raise
             if not os.access(self.root, os.W_OK):
                 raise PermissionError(errno.EACCES, "no write permission (or a read-only "
                                       "file system)", str(self.root))

@@ -8,10 +8,11 @@ imports torch or transformers by itself (``hide_shard_bar`` does, only when aske
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 VERBOSE_ENV = "PIXEL_BENCH_VERBOSE"
 
@@ -27,6 +28,9 @@ TRANSFORMERS_DEPRECATION = r"`\w+` is deprecated and will be removed in version"
 #: torch.distributed's renamed collectives that DeepSpeed's ZeRO still calls (pretraining), e.g.
 #: "`torch.distributed.all_gather_into_tensor` is deprecated. Please use ... instead."
 TORCH_DIST_DEPRECATION = r"`torch\.distributed\.\w+` is deprecated"
+#: transformers' "<Class> LOAD REPORT" table of missing/mismatched weights (logged by
+#: ``from_pretrained``); hidden only where pixel-bench reports the same keys itself
+LOAD_REPORT = " LOAD REPORT"
 #: tqdm bars of transformers hidden in plain runs (``save_pretrained`` of every checkpoint)
 HIDDEN_BARS = frozenset({"Writing model shards"})
 
@@ -79,3 +83,30 @@ def hide_shard_bar() -> None:
         return factory(*args, **kwargs)
 
     hf_logging.set_tqdm_hook(hook)
+
+
+class _DropContaining(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+@contextlib.contextmanager
+def no_load_report() -> Iterator[None]:
+    """Around a ``from_pretrained`` whose missing/mismatched keys the caller checks and reports
+    itself (text baselines: error or warning plus the record's ``newly_initialized``), drop
+    transformers' duplicate LOAD REPORT table (ANSI-coloured even in a log file). Kept with
+    ``--verbose``."""
+    if verbose():
+        yield
+        return
+    log = logging.getLogger("transformers.modeling_utils")
+    flt = _DropContaining(LOAD_REPORT)
+    log.addFilter(flt)
+    try:
+        yield
+    finally:
+        log.removeFilter(flt)

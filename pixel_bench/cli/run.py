@@ -42,11 +42,14 @@ class SingleValueOptions(TyperCommand):
 
 
 def check_results_dir(results: str | None) -> None:
-    """``--results`` must be (or become) a folder: not a file, nor below one."""
+    """``--results`` must be (or become) a folder: not empty, not a file, nor below one."""
     from ..errors import ConfigError
 
     if results is None:
         return
+    if not results.strip():  # Path("") is the current folder: cells would land among its files
+        raise ConfigError("--results '': empty folder name; give a results folder, or leave "
+                          "--results out for ./results (or $PIXEL_BENCH_RESULTS)")
     path = Path(results).expanduser()
     for p in (path, *path.parents):
         if p.exists():
@@ -181,6 +184,10 @@ def register(app: typer.Typer) -> None:
                                   + (" (0 = evaluate only, no training)"
                                      if option == "--max-steps" else ""))
         overrides = parse_set(sets or [])
+        if (max_steps is not None and "max_steps" in overrides
+                and overrides["max_steps"] != max_steps):  # --max-steps would win silently
+            raise ConfigError(f"--max-steps {max_steps} and --set max_steps="
+                              f"{overrides['max_steps']} disagree; give only one of them")
         check_results_dir(results)
         if num_processes < 1:
             raise ConfigError(f"--num-processes {num_processes}: must be >= 1")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
+from ..quiet import no_load_report
 
 if TYPE_CHECKING:
     import torch
@@ -227,9 +228,10 @@ def build_text_model(name_or_dir: str | Path, kind: str, num_labels: int, *,
             return model
         # ignore_mismatched_sizes lets a differently sized head load; what was re-initialised
         # is checked below
-        model, info = auto.from_pretrained(str(name_or_dir), config=config,
-                                           ignore_mismatched_sizes=True,
-                                           output_loading_info=True)
+        with no_load_report():  # the keys are checked and reported below
+            model, info = auto.from_pretrained(str(name_or_dir), config=config,
+                                               ignore_mismatched_sizes=True,
+                                               output_loading_info=True)
     except ValueError as exc:  # no head class for this architecture
         raise ConfigError(f"{name_or_dir}: {exc}") from None
     except OSError as exc:

@@ -59,6 +59,20 @@ def pick_precision(requested: str = "auto", bf16: bool = False) -> str:
     return "fp32"
 
 
+def warmup_warning(recipe: dict[str, Any]) -> str | None:
+    """Like ``pretrain``'s: a warmup not shorter than the run (e.g. the README quick start's
+    --max-steps 50 with the recipe's 100 warmup steps) never reaches the peak learning rate.
+    Said, not changed: the schedule is part of the experiment (and of the cell identity)."""
+    total, warmup = int(recipe["max_steps"]), int(recipe.get("warmup_steps") or 0)
+    if total <= 0 or warmup < total or recipe.get("lr_scheduler_type") == "constant":
+        return None
+    peak = float(recipe.get("learning_rate") or 0)
+    last = peak * (total - 1) / warmup  # transformers' linear warmup at the last step
+    return (f"warmup_steps {warmup} >= max_steps {total}: the learning rate never leaves its "
+            f"linear warmup and its last step uses {last:.2g} instead of the peak {peak:g}; "
+            f"pass e.g. --set warmup_steps={max(1, total // 10)} (10% of the steps)")
+
+
 def training_arguments(recipe: dict[str, Any], output_dir: Path, seed: int, main_metric: str,
                        greater_is_better: bool, label_names: list[str], has_eval: bool = True):
     import torch
@@ -85,6 +99,9 @@ def training_arguments(recipe: dict[str, Any], output_dir: Path, seed: int, main
     kwargs.setdefault("save_total_limit", 2)
     kwargs.setdefault("logging_steps", max(1, min(50, eval_steps // 5)))
     warmup = recipe.get("warmup_steps", 0) or 0
+    warning = warmup_warning(recipe)
+    if warning:
+        logger.warning(warning)
     sched_kwargs = {}
     if recipe.get("min_lr_rate") is not None:
         sched_kwargs["min_lr_rate"] = float(recipe["min_lr_rate"])

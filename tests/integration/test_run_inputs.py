@@ -64,6 +64,8 @@ def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[int
     (["--set", "learning_rate=abc"], r"learning_rate='abc' is not a number"),
     (["--set", "learing_rate=1e-4"], r"unknown recipe key 'learing_rate'\. Did you mean "
                                      r"'learning_rate'"),
+    (["--max-steps", "0", "--set", "max_steps=5"],
+     r"--max-steps 0 and --set max_steps=5 disagree; give only one of them"),
     (["--task", "pos"], r"Invalid value for '--task': given 2 times \(rte, pos\)"),
     (["--model=pixel-tiny"], r"Invalid value for '--model': given 2 times \(testing-tiny, "
                              r"pixel-tiny\)"),
@@ -89,6 +91,18 @@ def test_results_pointing_at_a_file_is_refused(tmp_path: Path, monkeypatch: pyte
         assert code == 2 and f"--results{target}:{f}isafile,notafolder" in flat, text
         assert "Traceback" not in text
     assert f.read_text() == "not a folder"
+
+
+def test_empty_results_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys) -> None:
+    """--results "" would be the current folder: cells written among the user's files."""
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", " "):
+        code, text = _main([*RUN, "--results", empty], monkeypatch, capsys)
+        flat = " ".join(text.split())
+        assert code == 2 and "--results '': empty folder name" in flat, text
+        assert "Traceback" not in text
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_limit_is_checked_in_the_library_too(data: Path, tmp_path: Path) -> None:
@@ -343,6 +357,37 @@ def test_text_head_for_another_label_count_is_replaced(tmp_path: Path) -> None:
     model = build_text_model(tmp_path, "sequence_classification", 2)
     assert model.classifier.out_features == 2
     assert model.pixel_bench_newly_initialized == ["classifier.bias", "classifier.weight"]
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_text_load_report_left_to_pixel_bench(tmp_path: Path, monkeypatch, verbose) -> None:
+    """transformers' LOAD REPORT table duplicates what build_text_model checks and records
+    (newly initialised keys): plain runs drop it, --verbose keeps it."""
+    import logging
+
+    from transformers import BertModel
+
+    from pixel_bench import quiet
+    from pixel_bench.modeling.text_baseline import build_text_model, tiny_config, tiny_tokenizer
+
+    if verbose:
+        monkeypatch.setenv(quiet.VERBOSE_ENV, "1")
+    else:
+        monkeypatch.delenv(quiet.VERBOSE_ENV, raising=False)
+    tok = tiny_tokenizer("wordpiece")
+    BertModel(tiny_config("wordpiece", len(tok), tok.pad_token_id)).save_pretrained(tmp_path)
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    log = logging.getLogger("transformers.modeling_utils")
+    log.addHandler(handler)
+    try:
+        model = build_text_model(tmp_path, "sequence_classification", 2)
+    finally:
+        log.removeHandler(handler)
+    assert model.pixel_bench_newly_initialized == ["classifier.bias", "classifier.weight"]
+    assert any("LOAD REPORT" in m for m in seen) == verbose, seen
+    assert not [f for f in log.filters if isinstance(f, quiet._DropContaining)]
 
 
 def test_text_dir_that_does_not_exist(tmp_path: Path) -> None:

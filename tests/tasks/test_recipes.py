@@ -126,3 +126,22 @@ def test_recipe_files_are_checked(tmp_path) -> None:
     # the library path (runner.run puts --max-steps into the overrides) is checked too
     with pytest.raises(ConfigError, match=r"max_steps=-5 must be >= 0"):
         load_recipe(rte, "pixel", {"max_steps": -5})
+
+
+def test_warmup_longer_than_the_run_is_warned(tmp_path, caplog):
+    """The README quick start (--max-steps 50, recipe warmup 100) never got past half the peak learning rate without
+    a word; now the log says so (the schedule itself is unchanged)."""
+    import logging
+
+    from pixel_bench.train.finetune import training_arguments, warmup_warning
+
+    recipe = {"max_steps": 50, "warmup_steps": 100, "learning_rate": 5e-5}
+    with caplog.at_level(logging.WARNING, logger="pixel_bench.finetune"):
+        args, _ = training_arguments(recipe, tmp_path, 42, "accuracy", True, ["labels"])
+    assert args.warmup_steps == 100  # said, not changed
+    assert ("warmup_steps 100 >= max_steps 50: the learning rate never leaves its linear warmup "
+            "and its last step uses 2.4e-05 instead of the peak 5e-05; pass e.g. --set "
+            "warmup_steps=5") in caplog.text
+    assert warmup_warning({**recipe, "warmup_steps": 10}) is None
+    assert warmup_warning({**recipe, "max_steps": 0}) is None  # evaluate only
+    assert warmup_warning({**recipe, "lr_scheduler_type": "constant"}) is None

@@ -280,3 +280,16 @@ def test_progress_only_on_a_terminal(cache, config, monkeypatch):
     cache.get_or_render("pygame", config, SENTENCES[5:])
     text = tty.getvalue()
     assert "render" in text and "pygame (7 examples)" in text and "7/7" in text
+
+
+@pytest.mark.parametrize("where", ["root", "parent"])
+def test_cache_folder_blocked_by_a_file_names_the_file(tmp_path, config, where):
+    """PIXEL_BENCH_CACHE (or its rendered/ folder) pointing at a file: a clear error naming the
+    file, not a NotADirectoryError/FileExistsError traceback from mkdir."""
+    blocker = tmp_path / "cachefile"
+    blocker.write_text("not a folder")
+    root = blocker if where == "root" else blocker / "rendered"
+    with pytest.raises(PixelBenchError, match=rf"{blocker} is a file, not a folder.*"
+                                              rf"PIXEL_BENCH_CACHE"):
+        RenderCache(root).get_or_render("pygame", config, SENTENCES)
+    assert blocker.read_text() == "not a folder"
