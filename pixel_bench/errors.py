@@ -15,6 +15,11 @@ class ConfigError(PixelBenchError):
     """A configuration file or value is missing, unreadable or malformed."""
 
 
+class UnsafePathError(ConfigError):
+    """A checkpoint's config names a file outside the checkpoint folder: always fatal (never a
+    reason to fall back to other settings)."""
+
+
 class UnknownNameError(PixelBenchError, KeyError):
     """A registry lookup failed; the message lists close matches."""
 

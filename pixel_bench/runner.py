@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import CheckpointError, ConfigError, PixelBenchError
+from .errors import CheckpointError, ConfigError, PixelBenchError, UnsafePathError
 from .records import PREDICTIONS_FILE, ResultRecord, atomic_write_text, record_dir, write_record
 
 logger = logging.getLogger("pixel_bench.runner")
@@ -182,8 +182,9 @@ def _renderer_config(adapter: Any, task: Any, recipe: dict[str, Any], source: di
             adapter.renderer_config(task.kind, max_seq_length=L, renderer=want, **kwargs), recipe)
     except ConfigError as exc:
         # a renderer from a recipe that this model's adapter cannot read (e.g. the thesis PIXAR's
-        # PyGame renderings): use the model's own and say so; one the user asked for is an error
-        if source.get("renderer") == "cli" or want is None:
+        # PyGame renderings): use the model's own and say so; one the user asked for is an error,
+        # and so is a checkpoint config naming files outside its folder
+        if source.get("renderer") == "cli" or want is None or isinstance(exc, UnsafePathError):
             raise
         logger.warning("recipe renderer %r not usable for %s (%s); using the model's own",
                        want, adapter.card.name, exc)

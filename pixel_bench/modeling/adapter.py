@@ -235,11 +235,11 @@ def _trusted_roots(directory: Path) -> list[Path]:
 
 
 def _confine(path: str, directory: Path, key: str, source: Path) -> None:
-    from ..errors import ConfigError
+    from ..errors import UnsafePathError
 
     target = Path(path).resolve()
     if not any(target == root or root in target.parents for root in _trusted_roots(directory)):
-        raise ConfigError(f"{source}: {key} {path!r} points outside the checkpoint folder "
+        raise UnsafePathError(f"{source}: {key} {path!r} points outside the checkpoint folder "
                           f"{directory} (to {target}); a checkpoint's renderer may only use "
                           "files shipped inside it. Put the font beside the config and name it "
                           "by its file name")

@@ -90,3 +90,21 @@ def test_hub_cache_snapshot_links_into_its_blobs(tmp_path: Path, font: Path):
     snap = _checkpoint(repo / "snapshots" / "rev1", "f.ttf")
     (snap / "f.ttf").symlink_to("../../blobs/abc123")
     assert Path(checkpoint_renderer(snap).font_file) == snap / "f.ttf"
+
+
+def test_run_does_not_fall_back_on_an_unsafe_checkpoint_config(tmp_path: Path, font: Path,
+                                                             caplog: pytest.LogCaptureFixture):
+    """The run loop falls back to a model's own renderer when a recipe's renderer is unusable
+    for it; a checkpoint config pointing outside its folder is no such case: it stops at once,
+    without the misleading "recipe renderer not usable" warning."""
+    from pixel_bench.errors import UnsafePathError
+    from pixel_bench.registry import MODELS, TASKS
+    from pixel_bench.runner import _renderer_config
+
+    ckpt = _checkpoint(tmp_path / "ckpt", str(font))  # absolute, outside
+    recipe = {"renderer": "binary", "max_seq_length": 64}  # pos.yaml's block for PIXAR-2024
+    with caplog.at_level("WARNING", logger="pixel_bench.runner"):
+        with pytest.raises(UnsafePathError, match="points outside the checkpoint folder"):
+            _renderer_config(MODELS.get("pixar2024-tiny"), TASKS.get("pos"), recipe,
+                             {"renderer": "pos.yaml:pixar2024"}, str(ckpt))
+    assert "not usable" not in caplog.text and "renderer_note" not in recipe
