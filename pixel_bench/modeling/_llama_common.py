@@ -8,11 +8,11 @@ can read back.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import CheckpointError, ConfigError
+from ..io_utils import read_json
 
 if TYPE_CHECKING:
     import torch
@@ -28,15 +28,9 @@ def read_config_json(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / "config.json"
     if not Path(directory).is_dir():
         raise CheckpointError(f"checkpoint directory not found: {directory}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {directory} has no config.json") from None
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"malformed {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"malformed {path}: expected a JSON object")
-    return data
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {directory} has no config.json")
+    return read_json(path, "checkpoint config", CheckpointError)
 
 
 def load_state_dict_file(directory: str | Path) -> tuple[dict[str, "torch.Tensor"], Path]:

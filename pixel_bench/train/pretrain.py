@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
+from ..io_utils import atomic_write_text, read_json
 from .safe_state import (has_state, load_state, make_deepspeed_loads_safe, safe_torch_load,
                          save_state)
 
@@ -228,10 +229,7 @@ def check_init_checkpoint(path: str, family: str) -> None:
     cfg = directory / "config.json"
     if not cfg.is_file():
         raise CheckpointError(f"--init-from {directory}: no config.json (not a model checkpoint)")
-    try:
-        model_type = json.loads(cfg.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"--init-from {cfg}: unreadable config.json: {exc}") from None
+    model_type = read_json(cfg, "--init-from checkpoint config", CheckpointError).get("model_type")
     allowed = INIT_MODEL_TYPES.get(family)
     if allowed is not None and model_type not in allowed:
         raise CheckpointError(f"--init-from {directory}: config.json has model_type "
@@ -259,7 +257,7 @@ def find_resume_dir(args: PretrainArgs) -> Path | None:
 
 
 def check_resume_state(directory: Path, args: PretrainArgs, world_size: int) -> dict[str, Any]:
-    state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+    state = read_json(directory / STATE_FILE, "pretraining checkpoint state", CheckpointError)
     if state.get("model") != args.model:
         raise CheckpointError(f"cannot resume from {directory}: it was written for model "
                               f"{state.get('model')!r}, not {args.model!r} (use another "
@@ -498,15 +496,6 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 # -- the loop ------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ Key rules for :func:`load_pixar` (checkpoints written by ``save_pretrained``):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from ...errors import CheckpointError, ConfigError
+from ...io_utils import read_json
 from .config import PixarConfig
 
 logger = logging.getLogger("pixel_bench.modeling.pixar")
@@ -36,10 +36,7 @@ def read_pixar_config(directory: str | os.PathLike[str], **overrides: Any) -> Pi
     path = Path(directory).expanduser() / "config.json"
     if not path.is_file():
         raise CheckpointError(f"{path.parent}: no config.json (not a thesis PIXAR checkpoint)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: unreadable config.json: {exc}") from None
+    data = read_json(path, "checkpoint config", CheckpointError)
     if data.get("model_type") != PixarConfig.model_type:
         raise CheckpointError(f"{path}: model_type is {data.get('model_type')!r}, expected "
                               f"{PixarConfig.model_type!r} (a PIXEL checkpoint initialises the "
