@@ -221,11 +221,14 @@ INIT_MODEL_TYPES = {"pixel": {"pixel", "vit_mae", "vit"},
 
 
 def check_init_checkpoint(path: str, family: str) -> None:
-    directory = Path(path).expanduser()
-    if not directory.exists():
-        if "/" in path and not path.startswith((".", "/", "~")):
-            return  # a hub id; the adapter resolves (and reports) it
-        raise CheckpointError(f"--init-from: checkpoint directory not found: {directory}")
+    from ..paths import local_or_hub
+
+    directory, hub_id = local_or_hub(path, owner_required=True)
+    if hub_id is not None:
+        return  # a hub id; the adapter resolves (and reports) it
+    if directory is None:
+        raise CheckpointError(f"--init-from: checkpoint directory not found: "
+                              f"{Path(path).expanduser()}")
     cfg = directory / "config.json"
     if not cfg.is_file():
         raise CheckpointError(f"--init-from {directory}: no config.json (not a model checkpoint)")

@@ -68,21 +68,18 @@ class LoadReport:
 
 
 # -- locating files -----------------------------------------------------------------------------
-def _looks_like_hub_id(name: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name)) and not name.startswith(".")
-
-
 def resolve_checkpoint(name_or_path: str | os.PathLike[str], revision: str | None = None) -> Path:
     """A local checkpoint directory, or a hub id downloaded with ``snapshot_download``."""
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
+    from ...paths import local_or_hub
+
+    path, name = local_or_hub(name_or_path, owner_required=True)
+    if path is not None and path.is_dir():
         return path
-    if path.exists():
+    if path is not None:
         raise CheckpointError(f"checkpoint {path} is a file; pass the directory that holds "
                               f"{CONFIG_NAME} and the weights")
-    name = str(name_or_path)
-    if not _looks_like_hub_id(name):
-        raise CheckpointError(f"checkpoint directory not found: {path}")
+    if name is None:
+        raise CheckpointError(f"checkpoint directory not found: {Path(name_or_path).expanduser()}")
     try:
         from huggingface_hub import snapshot_download
 
