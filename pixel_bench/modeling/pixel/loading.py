@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ...errors import CheckpointError
+from ..key_report import compare_keys
 from .config import PIXELConfig
 
 logger = logging.getLogger("pixel_bench.modeling.pixel")
@@ -155,23 +156,12 @@ def map_state_dict(state: dict[str, torch.Tensor], model: nn.Module, source: str
             report.dropped.setdefault(reason, []).append(new)
         else:
             unexpected.append(new)
-    missing = [k for k in expected if k not in mapped]
-    new_head = [k for k in missing if k.startswith(HEAD_PREFIXES)]
-    missing = [k for k in missing if k not in new_head]
-    mismatched = [f"{k}: checkpoint {tuple(mapped[k].shape)} vs model {tuple(expected[k].shape)}"
-                  for k in mapped if mapped[k].shape != expected[k].shape]
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {_short(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_short(unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatches: {_short(mismatched, 5)}")
-    if problems:
-        raise CheckpointError(f"{source} does not fit {type(model).__name__}: "
-                              + "; ".join(problems))
+    fit = compare_keys(expected, mapped, allow_missing=HEAD_PREFIXES)  # a new head: initialised
+    fit.unexpected += unexpected  # keys no rename rule maps to the model
+    if fit:
+        raise CheckpointError(f"{source} does not fit {type(model).__name__}: {fit.describe()}")
     report.loaded = sorted(mapped)
-    report.newly_initialised = new_head
+    report.newly_initialised = fit.allowed_missing
     return mapped, report
 
 
@@ -236,14 +226,9 @@ def load_pixel_encoder(checkpoint: str | os.PathLike[str], revision: str | None 
 
     config, state = load_pixel_encoder_weights(checkpoint, revision)
     model = PIXELModel(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [f"{k}: {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
-                  for k in state if k in expected and state[k].shape != expected[k].shape]
-    if missing or unexpected or mismatched:
-        raise CheckpointError(f"{checkpoint}: encoder weights do not fit (missing "
-                              f"{_short(missing)}; unexpected {_short(unexpected)}; mismatched "
-                              f"{_short(mismatched)})")
+    fit = compare_keys(model.state_dict(), state)
+    if fit:
+        raise CheckpointError(f"{checkpoint}: encoder weights do not fit {type(model).__name__}: "
+                              f"{fit.describe()}")
     model.load_state_dict(state)
     return model
