@@ -577,8 +577,7 @@ def read_manifest(results: str | Path | None, name: str) -> dict[str, Any]:
         known = sorted(p.name for p in (root / SWEEPS_DIR).glob("*/sweep.json"))
         raise ConfigError(f"no sweep named {name!r} in {root} ({path} missing); "
                           + (f"known: {', '.join(known)}" if known else
-                             "give the sweep file or the same --model/--task options")
-                          )
+                             "give the sweep file or the same --model/--task options"))
     data = read_json(path, "sweep manifest")
     data.pop("jobs", None)
     data["source"] = str(path)
