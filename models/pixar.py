@@ -27,7 +27,6 @@ Features: ``pixel_values`` float32 [1, 8, W] (binary: 0/1, 1 = white; grey: /255
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
+from pixel_bench.io_utils import read_json
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
                                           check_patch_size, checkpoint_renderer,
                                           encoding_attention_mask, head_overrides,
@@ -59,12 +59,9 @@ MAIN = "pixar-encdec-span-binary"
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path.parent}: no config.json (not a model checkpoint)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: unreadable config.json: {exc}") from None
+    if not path.exists():
+        raise CheckpointError(f"{path.parent}: no config.json (not a model checkpoint)")
+    return read_json(path, "checkpoint config", CheckpointError)
 
 
 class PixarThesisAdapter(GenerativeAdapter, ModelAdapter):

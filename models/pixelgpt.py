@@ -343,15 +343,17 @@ class PixelGPTAdapter(GenerativeAdapter, ModelAdapter):
 def _resolve_checkpoint(checkpoint: str | Path) -> Path:
     """A local directory as is; otherwise a hub id fetched with huggingface_hub (users have
     internet; tests never reach this)."""
-    path = Path(checkpoint).expanduser()
-    if path.is_dir():
+    from pixel_bench.paths import local_or_hub
+
+    path, hub_id = local_or_hub(checkpoint, owner_required=True)
+    if path is not None and path.is_dir():
         return path
-    if path.exists() or str(checkpoint).startswith((".", "/", "~")) or str(checkpoint).count("/") != 1:
+    if hub_id is None:
         raise CheckpointError(f"checkpoint directory not found: {checkpoint}")
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(str(checkpoint)))
+        return Path(snapshot_download(hub_id))
     except Exception as exc:  # offline, unknown repo, ...
         raise CheckpointError(f"cannot fetch {checkpoint} from the Hugging Face Hub ({exc}); "
                               "download it and pass the local directory") from None

@@ -7,6 +7,7 @@ clusters can point the harness elsewhere without editing code.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -62,3 +63,28 @@ def checkpoints_dir() -> Path:
     (``PIXEL_BENCH_CHECKPOINTS`` overrides)."""
     env = os.environ.get("PIXEL_BENCH_CHECKPOINTS")
     return Path(env).expanduser() if env else cache_dir() / "checkpoints"
+
+
+# A Hugging Face Hub repo id: "owner/name", or a legacy top-level "name" (gpt2,
+# bert-base-uncased); letters, digits, '_', '-', '.', each part starting with a letter or digit.
+_HUB_PART = r"[A-Za-z0-9][\w.-]*"
+_HUB_ID = re.compile(rf"(?:{_HUB_PART}/)?{_HUB_PART}")
+_HUB_ID_WITH_OWNER = re.compile(rf"{_HUB_PART}/{_HUB_PART}")
+
+
+def local_or_hub(spec: str | os.PathLike[str], owner_required: bool = False,
+                 ) -> tuple[Path | None, str | None]:
+    """Tell a local checkpoint (or other file) from a Hub repo id, the one rule for all callers.
+
+    Returns ``(path, None)`` when ``spec`` (``~`` expanded) exists on disk; ``(None, hub_id)``
+    when it does not and can only be a hub id; ``(None, None)`` when it is a missing local path
+    (starts with '.', '/' or '~', has more than one '/', or characters a hub id cannot have).
+    ``owner_required``: only "owner/name" counts as a hub id (the PIXEL-family checkpoints are
+    all published under an owner, so a bare "pixel-base" is a mistyped folder, not a repo)."""
+    path = Path(spec).expanduser()
+    if path.exists():
+        return path, None
+    text = str(spec)
+    pattern = _HUB_ID_WITH_OWNER if owner_required else _HUB_ID
+    return None, (text if pattern.fullmatch(text) else None)
+

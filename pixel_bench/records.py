@@ -12,11 +12,12 @@ or ``validation.<lang>`` for XNLI).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+
+# atomic_write_text lives in io_utils (the one atomic writer); re-exported for its many callers.
+from .io_utils import atomic_write_text, read_json
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
@@ -89,44 +90,6 @@ def _safe(name: str) -> str:
     return name.replace("/", "__")
 
 
-def current_umask() -> int:
-    """The process umask, read without changing it where Linux reports it (``/proc``); else
-    by the set-and-restore dance."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so a reader never sees a partial file (tmp file + rename).
-
-    The file gets the mode a plain ``open(path, "w")`` would give (0666 minus the umask, e.g.
-    0644): ``mkstemp`` creates its file 0600, which would hide records from group members."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def write_record(record: ResultRecord, results: Path) -> Path:
     out = record_dir(results, record.model, record.task, record.seed) / RECORD_FILE
     atomic_write_text(out, json.dumps(record.to_dict(), indent=2, sort_keys=True, default=str)
@@ -136,15 +99,8 @@ def write_record(record: ResultRecord, results: Path) -> Path:
 
 def read_record(path: Path) -> ResultRecord:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"{path}: corrupt or truncated JSON ({exc.msg}: line {exc.lineno} "
-                          f"column {exc.colno})") \
-            from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecordError(f"{path}: unreadable ({exc})") from None
-    return ResultRecord.from_dict(data, source=str(path))
+    return ResultRecord.from_dict(read_json(path, "result record", RecordError),
+                                  source=str(path))
 
 
 def read_cell_record(results: Path, model: str, task: str, seed: int) -> ResultRecord | None:

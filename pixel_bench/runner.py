@@ -124,16 +124,16 @@ def resolve_weights(adapter: Any, name: str, checkpoint: str | None, from_scratc
                     ) -> tuple[str | None, str]:
     """(checkpoint to load or None, how it was resolved). Fails within seconds with a message
     saying which weights are missing and how to get them."""
-    from .paths import checkpoints_dir
+    from .paths import checkpoints_dir, local_or_hub
 
     card = adapter.card
     if checkpoint is not None:
-        path = Path(checkpoint).expanduser()
-        if path.exists():
+        path, hub_id = local_or_hub(checkpoint)
+        if path is not None:
             return str(path), "--checkpoint"
-        if os.sep in str(checkpoint) or str(checkpoint).startswith("."):
+        if hub_id is None:
             raise CheckpointError(f"--checkpoint {checkpoint}: no such directory")
-        return _hub_weights(str(checkpoint), name), "--checkpoint (hub)"
+        return _hub_weights(hub_id, name), "--checkpoint (hub)"
     if from_scratch:
         return None, "random init (--from-scratch)"
     local = getattr(adapter, "local_weights", None)  # text:DIR

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .cells import LOCK_FILE
 from .errors import CellConflictError, ConfigError
+from .io_utils import read_json
 
 SWEEPS_DIR = ".sweeps"
 EXIT_MARK = "pixel-bench sweep: exit status "
@@ -572,16 +573,12 @@ def read_manifest(results: str | Path | None, name: str) -> dict[str, Any]:
 
     root = Path(results).expanduser() if results else results_dir()
     path = root / SWEEPS_DIR / name / "sweep.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError:
+    if not path.exists():
         known = sorted(p.name for p in (root / SWEEPS_DIR).glob("*/sweep.json"))
         raise ConfigError(f"no sweep named {name!r} in {root} ({path} missing); "
                           + (f"known: {', '.join(known)}" if known else
-                             "give the sweep file or the same --model/--task options")
-                          ) from None
-    except ValueError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+                             "give the sweep file or the same --model/--task options"))
+    data = read_json(path, "sweep manifest")
     data.pop("jobs", None)
     data["source"] = str(path)
     return data

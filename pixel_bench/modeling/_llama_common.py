@@ -8,11 +8,12 @@ can read back.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import CheckpointError, ConfigError
+from ..io_utils import read_json
+from .key_report import compare_keys
 
 if TYPE_CHECKING:
     import torch
@@ -28,15 +29,9 @@ def read_config_json(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / "config.json"
     if not Path(directory).is_dir():
         raise CheckpointError(f"checkpoint directory not found: {directory}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {directory} has no config.json") from None
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"malformed {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"malformed {path}: expected a JSON object")
-    return data
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {directory} has no config.json")
+    return read_json(path, "checkpoint config", CheckpointError)
 
 
 def load_state_dict_file(directory: str | Path) -> tuple[dict[str, "torch.Tensor"], Path]:
@@ -76,35 +71,16 @@ def strict_load(module: "torch.nn.Module", state: dict[str, "torch.Tensor"], sou
     is missing, unexpected or of the wrong shape raises :class:`CheckpointError` naming the keys.
     Returns ``{"missing": [...], "dropped": [...]}`` for logging.
     """
-    allow_missing = tuple(allow_missing)
-    drop_unexpected = tuple(drop_unexpected)
     own = {k: v for k, v in module.state_dict().items() if not k.endswith(_IGNORED_SUFFIXES)}
-    state = {k: v for k, v in state.items() if not k.endswith(_IGNORED_SUFFIXES)}
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    bad_missing = [k for k in missing if not k.startswith(allow_missing)]
-    dropped = [k for k in unexpected if k.startswith(drop_unexpected)]
-    bad_unexpected = [k for k in unexpected if not k.startswith(drop_unexpected)]
-    mismatched = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                  for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
-    problems = []
-    if bad_missing:
-        problems.append(f"missing keys {_short(bad_missing)}")
-    if bad_unexpected:
-        problems.append(f"unexpected keys {_short(bad_unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatch {_short(mismatched)}")
-    if problems:
+    state = {k: v for k, v in sorted(state.items()) if not k.endswith(_IGNORED_SUFFIXES)}
+    report = compare_keys(dict(sorted(own.items())), state, allow_missing=allow_missing,
+                          allow_unexpected=drop_unexpected)
+    if report:
         raise CheckpointError(f"weights {source} do not match {type(module).__name__}: "
-                              + "; ".join(problems))
+                              f"{report.describe()}")
     load = {k: v for k, v in state.items() if k in own}
     module.load_state_dict(load, strict=False)
-    return {"missing": missing, "dropped": dropped}
-
-
-def _short(keys: list[str], n: int = 8) -> str:
-    more = f" ... (+{len(keys) - n} more)" if len(keys) > n else ""
-    return "[" + ", ".join(keys[:n]) + "]" + more
+    return {"missing": report.allowed_missing, "dropped": report.allowed_unexpected}
 
 
 def save_checkpoint(module: "torch.nn.Module", config: Any, directory: str | Path,

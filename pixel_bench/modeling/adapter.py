@@ -206,17 +206,20 @@ def checkpoint_renderer_dir(checkpoint: str | Path | None) -> Path | None:
     ``checkpoint`` is a local directory or a hub id; a hub id is looked up in the local Hugging
     Face cache only (never downloads here).
     """
+    from ..paths import local_or_hub
     from ..render import CONFIG_FILE_NAME
 
     if checkpoint is None:
         return None
-    path = Path(checkpoint).expanduser()
-    if path.is_dir():
+    path, hub_id = local_or_hub(checkpoint)
+    if path is not None:
         return path if (path / CONFIG_FILE_NAME).is_file() else None
+    if hub_id is None:
+        return None
     try:
         from huggingface_hub import snapshot_download
 
-        path = Path(snapshot_download(repo_id=str(checkpoint), local_files_only=True,
+        path = Path(snapshot_download(repo_id=hub_id, local_files_only=True,
                                       allow_patterns=[CONFIG_FILE_NAME, "*.ttf", "*.otf"]))
     except Exception:  # noqa: BLE001 - not cached, not a hub id, no huggingface_hub
         return None

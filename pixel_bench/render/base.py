@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fonts import system_font_packages
+from ..io_utils import read_json
 
 CONFIG_FILE_NAME = "text_renderer_config.json"
 
@@ -129,16 +130,7 @@ class RendererConfig:
         path = Path(path)
         if path.is_dir():
             path = path / CONFIG_FILE_NAME
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"renderer config not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read renderer config {path}: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"malformed renderer config {path}: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"malformed renderer config {path}: expected a JSON object")
+        data = read_json(path, "renderer config")
         given = {k: v for k, v in overrides.items() if v is not None}
         data.update(given)
         source = str(path) + (f" (overridden: {', '.join(sorted(given))})" if given else "")

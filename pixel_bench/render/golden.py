@@ -10,13 +10,13 @@ returned as ``None`` is absent. This module is shared by the golden tests and by
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
 from ..errors import DataError
+from ..io_utils import read_json
 from .base import Encoding, TextRenderer, get_attention_mask
 
 CASE_KINDS = ("sentence", "pair", "words", "qa")
@@ -25,12 +25,7 @@ CASE_KINDS = ("sentence", "pair", "words", "qa")
 def load_cases(path: str | Path) -> list[dict[str, Any]]:
     """Read a cases file (``{"cases": [{"id", "kind", "input", "kwargs"?}, ...]}``)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"cases file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read cases file {path}: {exc}") from None
+    data = read_json(path, "cases file", DataError, expect=(dict, list))
     cases = data.get("cases") if isinstance(data, dict) else data
     if not isinstance(cases, list):
         raise DataError(f"{path}: expected {{\"cases\": [...]}} or a list of cases")

@@ -12,11 +12,11 @@ Validation uses ``deepspeed.runtime.config.DeepSpeedConfig(dict)``, which needs 
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..io_utils import read_json
 
 PRECISIONS = ("bf16", "fp16", "fp32")
 
@@ -30,17 +30,7 @@ def default_ds_config_path(stage: int = 2) -> Path:
 def load_ds_config(path: str | Path | None) -> tuple[dict[str, Any], str]:
     """Read a DeepSpeed JSON; ``None`` reads the shipped ZeRO-2 file. Returns (dict, source)."""
     path = Path(path).expanduser() if path is not None else default_ds_config_path(2)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"DeepSpeed config not found: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"DeepSpeed config {path} is not valid JSON: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read DeepSpeed config {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"DeepSpeed config {path}: expected a JSON object")
-    return data, str(path)
+    return read_json(path, "DeepSpeed config"), str(path)
 
 
 def cuda_available() -> bool:

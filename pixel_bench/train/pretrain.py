@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
+from ..io_utils import atomic_write_text, read_json
 from .safe_state import (has_state, load_state, make_deepspeed_loads_safe, safe_torch_load,
                          save_state)
 
@@ -220,18 +221,18 @@ INIT_MODEL_TYPES = {"pixel": {"pixel", "vit_mae", "vit"},
 
 
 def check_init_checkpoint(path: str, family: str) -> None:
-    directory = Path(path).expanduser()
-    if not directory.exists():
-        if "/" in path and not path.startswith((".", "/", "~")):
-            return  # a hub id; the adapter resolves (and reports) it
-        raise CheckpointError(f"--init-from: checkpoint directory not found: {directory}")
+    from ..paths import local_or_hub
+
+    directory, hub_id = local_or_hub(path, owner_required=True)
+    if hub_id is not None:
+        return  # a hub id; the adapter resolves (and reports) it
+    if directory is None:
+        raise CheckpointError(f"--init-from: checkpoint directory not found: "
+                              f"{Path(path).expanduser()}")
     cfg = directory / "config.json"
     if not cfg.is_file():
         raise CheckpointError(f"--init-from {directory}: no config.json (not a model checkpoint)")
-    try:
-        model_type = json.loads(cfg.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"--init-from {cfg}: unreadable config.json: {exc}") from None
+    model_type = read_json(cfg, "--init-from checkpoint config", CheckpointError).get("model_type")
     allowed = INIT_MODEL_TYPES.get(family)
     if allowed is not None and model_type not in allowed:
         raise CheckpointError(f"--init-from {directory}: config.json has model_type "
@@ -259,7 +260,7 @@ def find_resume_dir(args: PretrainArgs) -> Path | None:
 
 
 def check_resume_state(directory: Path, args: PretrainArgs, world_size: int) -> dict[str, Any]:
-    state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+    state = read_json(directory / STATE_FILE, "pretraining checkpoint state", CheckpointError)
     if state.get("model") != args.model:
         raise CheckpointError(f"cannot resume from {directory}: it was written for model "
                               f"{state.get('model')!r}, not {args.model!r} (use another "
@@ -498,15 +499,6 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 # -- the loop ------------------------------------------------------------------------------------

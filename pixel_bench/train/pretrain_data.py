@@ -330,9 +330,9 @@ class PackedCorpus:
 
     def _cached_block(self, lines: list[Line]) -> tuple[list[PackedText], Any]:
         import json
-        import os
 
         from ..cache import RenderCache
+        from ..io_utils import atomic_write_text
 
         key = self.block_key(lines)
         index = Path(self.cache_root) / "pretrain-packing" / f"{key}.json"  # type: ignore[arg-type]
@@ -341,11 +341,8 @@ class PackedCorpus:
             packed = [PackedText(*row) for row in rows]
         except (OSError, ValueError, TypeError):
             packed = list(pack_lines(iter(lines), self.measure, self.width_limit))
-            index.parent.mkdir(parents=True, exist_ok=True)
-            tmp = index.with_name(f".{index.name}.{os.getpid()}")
-            tmp.write_text(json.dumps([[p.text, p.first_line, p.next_line, p.num_lines,
-                                        p.invalid] for p in packed]), encoding="utf-8")
-            os.replace(tmp, index)
+            atomic_write_text(index, json.dumps([[p.text, p.first_line, p.next_line,
+                                                  p.num_lines, p.invalid] for p in packed]))
         if not packed:
             return packed, None
         split = RenderCache(Path(self.cache_root) / "rendered").get_or_render(  # type: ignore[arg-type]

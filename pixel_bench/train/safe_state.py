@@ -29,6 +29,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import CheckpointError
+from ..io_utils import read_json
 
 TENSORS_SUFFIX = ".safetensors"
 JSON_SUFFIX = ".json"
@@ -124,13 +125,10 @@ def load_state(directory: Path, stem: str) -> Any:
     from safetensors.torch import load_file
 
     meta, blob = directory / f"{stem}{JSON_SUFFIX}", directory / f"{stem}{TENSORS_SUFFIX}"
-    try:
-        doc = json.loads(meta.read_text(encoding="utf-8"))
-        state = doc["state"]
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint file missing: {meta}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"malformed checkpoint state {meta}: {exc}") from None
+    doc = read_json(meta, "checkpoint state", CheckpointError)
+    if "state" not in doc:
+        raise CheckpointError(f"{meta}: malformed checkpoint state (no 'state' key)")
+    state = doc["state"]
     try:
         tensors = load_file(str(blob), device="cpu")
     except FileNotFoundError:

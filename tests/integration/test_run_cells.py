@@ -192,7 +192,7 @@ def test_corrupt_record_is_set_aside_and_redone(data_dir: Path, tmp_path: Path,
     assert "corrupt record set aside as record.json.corrupt-" in out.output
     aside = list(cell.glob("record.json.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_text().endswith('"testing-ti')  # nothing lost
-    assert any("corrupt or truncated JSON" in r.getMessage() and str(cell) in r.getMessage()
+    assert any("is not valid JSON, corrupt or truncated" in r.getMessage() and str(cell) in r.getMessage()
                for r in caplog.records)
     assert read_record(cell / "record.json").seed == 1
 

@@ -22,7 +22,7 @@ def test_bad_files_are_listed_on_stderr_and_the_report_renders(results_dir: Path
     result = _report("--results", str(results_dir))
     assert result.exit_code == 0
     assert "skipped 2 unreadable record file(s)" in result.stderr
-    assert "seed-9/record.json: corrupt or truncated JSON" in result.stderr
+    assert "seed-9/record.json: result record is not valid JSON" in result.stderr
     assert "unknown schema_version 99" in result.stderr
     assert "squad/seed-2/record.json: no metric 'f1' in split 'validation'" in result.stderr
     assert result.stdout.startswith("| Model | POS Acc |")

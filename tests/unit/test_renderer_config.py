@@ -27,7 +27,7 @@ def test_unknown_keys_kept_and_fonts_list_ignored(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content,needle", [
-    ("{not json", "malformed"),
+    ("{not json", "not valid JSON"),
     ('{"dpi": 120}', "font_file"),
     ('{"font_file": "f.ttf", "dpi": "high"}', "'dpi'"),
     ("[1, 2]", "JSON object"),

@@ -14,7 +14,6 @@ Key rules for :func:`load_pixar` (checkpoints written by ``save_pretrained``):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -24,6 +23,8 @@ import torch
 from torch import nn
 
 from ...errors import CheckpointError, ConfigError
+from ...io_utils import read_json
+from ..key_report import compare_keys
 from .config import PixarConfig
 
 logger = logging.getLogger("pixel_bench.modeling.pixar")
@@ -36,10 +37,7 @@ def read_pixar_config(directory: str | os.PathLike[str], **overrides: Any) -> Pi
     path = Path(directory).expanduser() / "config.json"
     if not path.is_file():
         raise CheckpointError(f"{path.parent}: no config.json (not a thesis PIXAR checkpoint)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: unreadable config.json: {exc}") from None
+    data = read_json(path, "checkpoint config", CheckpointError)
     if data.get("model_type") != PixarConfig.model_type:
         raise CheckpointError(f"{path}: model_type is {data.get('model_type')!r}, expected "
                               f"{PixarConfig.model_type!r} (a PIXEL checkpoint initialises the "
@@ -72,18 +70,13 @@ def _short(keys: list[str], limit: int = 6) -> str:
 def load_state_into(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> dict:
     """Apply the key rules above; returns ``{"dropped": [...], "initialised": [...]}``."""
     expected = model.state_dict()
-    dropped = [k for k in state if k not in expected]
-    bad = [k for k in dropped if not (k.startswith(HEAD_PREFIXES) or k.startswith(DECODER_PREFIXES))]
-    if bad:
-        raise CheckpointError(f"{source}: unexpected keys {_short(sorted(bad))}")
-    missing = [k for k in expected if k not in state]
-    backbone_missing = [k for k in missing if not k.startswith(HEAD_PREFIXES)]
-    if backbone_missing:
-        raise CheckpointError(f"{source}: missing backbone weights {_short(backbone_missing)}")
-    mismatched = [f"{k}: {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
-                  for k in state if k in expected and state[k].shape != expected[k].shape]
-    if mismatched:
-        raise CheckpointError(f"{source}: shape mismatch {_short(mismatched)}")
+    # heads of other tasks and the pretraining decoder may be dropped; a new head is initialised
+    fit = compare_keys(expected, state, allow_missing=HEAD_PREFIXES,
+                       allow_unexpected=HEAD_PREFIXES + DECODER_PREFIXES)
+    if fit:
+        raise CheckpointError(f"{source}: weights do not fit {type(model).__name__} "
+                              f"(backbone keys must all match): {fit.describe()}")
+    dropped, missing = fit.allowed_unexpected, fit.allowed_missing
     model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=False)
     if dropped:
         logger.info("%s: dropped %s", source, _short(sorted(dropped)))
@@ -136,12 +129,10 @@ def init_encoder_from_pixel(model: nn.Module, pixel_dir: str | os.PathLike[str],
     target = {f"encoder.{k}": v for k, v in base.encoder.state_dict().items()}
     target.update({f"layernorm.{k}": v for k, v in base.layernorm.state_dict().items()})
     copy = {k: v for k, v in state.items() if k.startswith(("encoder.", "layernorm."))}
-    missing = sorted(set(target) - set(copy))
-    mismatched = [k for k in copy if k in target and copy[k].shape != target[k].shape]
-    if missing or mismatched or set(copy) - set(target):
-        raise CheckpointError(f"{pixel_dir}: PIXEL encoder weights do not fit (missing "
-                              f"{_short(missing)}; mismatched {_short(mismatched)}; unexpected "
-                              f"{_short(sorted(set(copy) - set(target)))})")
+    fit = compare_keys(target, copy)
+    if fit:
+        raise CheckpointError(f"{pixel_dir}: PIXEL encoder weights do not fit the PIXAR encoder: "
+                              f"{fit.describe()}")
     with torch.no_grad():
         base.encoder.load_state_dict({k[len("encoder."):]: v for k, v in copy.items()
                                       if k.startswith("encoder.")})

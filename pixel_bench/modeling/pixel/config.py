@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from transformers import PretrainedConfig
 
 from ...errors import CheckpointError
+from ...io_utils import read_json
 
 #: model_type strings a PIXEL ``config.json`` may carry (anchors §2.1 / §5)
 ACCEPTED_MODEL_TYPES = ("pixel", "vit_mae", "vit")
@@ -78,14 +78,7 @@ class PIXELConfig(PretrainedConfig):
     def from_json_file_checked(cls, path: str | Path, **overrides: Any) -> "PIXELConfig":
         """Read a PIXEL ``config.json`` (model_type pixel | vit_mae | vit) with clear errors."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CheckpointError(f"checkpoint config not found: {path}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"cannot read checkpoint config {path}: {exc}") from None
-        if not isinstance(data, dict):
-            raise CheckpointError(f"{path}: expected a JSON object")
+        data = read_json(path, "checkpoint config", CheckpointError)
         return cls.from_config_dict(data, source=str(path), **overrides)
 
     @classmethod

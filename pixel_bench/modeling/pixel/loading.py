@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ...errors import CheckpointError
+from ..key_report import compare_keys
 from .config import PIXELConfig
 
 logger = logging.getLogger("pixel_bench.modeling.pixel")
@@ -68,21 +69,18 @@ class LoadReport:
 
 
 # -- locating files -----------------------------------------------------------------------------
-def _looks_like_hub_id(name: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name)) and not name.startswith(".")
-
-
 def resolve_checkpoint(name_or_path: str | os.PathLike[str], revision: str | None = None) -> Path:
     """A local checkpoint directory, or a hub id downloaded with ``snapshot_download``."""
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
+    from ...paths import local_or_hub
+
+    path, name = local_or_hub(name_or_path, owner_required=True)
+    if path is not None and path.is_dir():
         return path
-    if path.exists():
+    if path is not None:
         raise CheckpointError(f"checkpoint {path} is a file; pass the directory that holds "
                               f"{CONFIG_NAME} and the weights")
-    name = str(name_or_path)
-    if not _looks_like_hub_id(name):
-        raise CheckpointError(f"checkpoint directory not found: {path}")
+    if name is None:
+        raise CheckpointError(f"checkpoint directory not found: {Path(name_or_path).expanduser()}")
     try:
         from huggingface_hub import snapshot_download
 
@@ -158,23 +156,12 @@ def map_state_dict(state: dict[str, torch.Tensor], model: nn.Module, source: str
             report.dropped.setdefault(reason, []).append(new)
         else:
             unexpected.append(new)
-    missing = [k for k in expected if k not in mapped]
-    new_head = [k for k in missing if k.startswith(HEAD_PREFIXES)]
-    missing = [k for k in missing if k not in new_head]
-    mismatched = [f"{k}: checkpoint {tuple(mapped[k].shape)} vs model {tuple(expected[k].shape)}"
-                  for k in mapped if mapped[k].shape != expected[k].shape]
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {_short(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_short(unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatches: {_short(mismatched, 5)}")
-    if problems:
-        raise CheckpointError(f"{source} does not fit {type(model).__name__}: "
-                              + "; ".join(problems))
+    fit = compare_keys(expected, mapped, allow_missing=HEAD_PREFIXES)  # a new head: initialised
+    fit.unexpected += unexpected  # keys no rename rule maps to the model
+    if fit:
+        raise CheckpointError(f"{source} does not fit {type(model).__name__}: {fit.describe()}")
     report.loaded = sorted(mapped)
-    report.newly_initialised = new_head
+    report.newly_initialised = fit.allowed_missing
     return mapped, report
 
 
@@ -239,14 +226,9 @@ def load_pixel_encoder(checkpoint: str | os.PathLike[str], revision: str | None 
 
     config, state = load_pixel_encoder_weights(checkpoint, revision)
     model = PIXELModel(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [f"{k}: {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
-                  for k in state if k in expected and state[k].shape != expected[k].shape]
-    if missing or unexpected or mismatched:
-        raise CheckpointError(f"{checkpoint}: encoder weights do not fit (missing "
-                              f"{_short(missing)}; unexpected {_short(unexpected)}; mismatched "
-                              f"{_short(mismatched)})")
+    fit = compare_keys(model.state_dict(), state)
+    if fit:
+        raise CheckpointError(f"{checkpoint}: encoder weights do not fit {type(model).__name__}: "
+                              f"{fit.describe()}")
     model.load_state_dict(state)
     return model
