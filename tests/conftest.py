@@ -25,6 +25,24 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
         os.environ["PIXEL_BENCH_CACHE"] = str(tmp_path_factory.mktemp("pixel-bench-cache"))
 
 
+#: what an in-process pretraining run sets for itself (train/pretrain.py ensure_dist_env); left
+#: behind, a later test's subprocess would inherit a port the old process group still holds, and
+#: ``run --num-processes`` would take itself for a torchrun worker
+_DIST_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+             "MASTER_PORT", "PIXEL_BENCH_SELF_DIST")
+
+
+@pytest.fixture(autouse=True)
+def _restore_dist_env():
+    saved = {k: os.environ.get(k) for k in _DIST_ENV}
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """The read-only shared/ folder (``PIXEL_BENCH_SHARED`` overrides); skip with a reason if
