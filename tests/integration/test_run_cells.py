@@ -19,44 +19,9 @@ import pytest
 from pixel_bench.errors import BusyError, CellConflictError
 from pixel_bench.records import read_record, record_dir
 
-# The same tiny RTE files and settings as test_run.py (kept here so each file stands alone).
-RTE_TRAIN = "index\tsentence1\tsentence2\tlabel\n" + "".join(
-    f"{i}\tThe cat number {i} sat on the mat .\tA cat {'sat' if i % 2 else 'ran'} .\t"
-    f"{'entailment' if i % 2 else 'not_entailment'}\n" for i in range(12))
-RTE_DEV = "index\tsentence1\tsentence2\tlabel\n" + "".join(
-    f"{i}\tA dog number {i} barked .\tA dog {'barked' if i % 2 else 'slept'} .\t"
-    f"{'entailment' if i % 2 else 'not_entailment'}\n" for i in range(6))
-SMALL = ["--set", "max_seq_length=32", "--set", "per_device_train_batch_size=4",
-         "--set", "eval_steps=2", "--set", "warmup_steps=0"]
+from test_run import RTE_DEV, RTE_TRAIN, SMALL, _fakes, _invoke  # noqa: F401 (shared fixtures)
+
 TINY = ["--model", "testing-tiny", "--task", "rte"]
-
-
-def _invoke(args: list[str]):
-    """The CLI in-process; library errors are raised, not turned into an exit status."""
-    from typer.testing import CliRunner
-
-    from pixel_bench.cli.app import app
-
-    result = CliRunner().invoke(app, args)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fakes():
-    import torch
-
-    from pixel_bench.registry import MODELS, RENDERERS
-    from pixel_bench.testing import register
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    register()
-    yield
-    torch.set_num_threads(threads)
-    MODELS._entries.pop("testing-tiny", None)
-    RENDERERS._entries.pop("testing-blocks", None)
 
 
 @pytest.fixture
