@@ -153,25 +153,6 @@ def run_generation(prompt: str, model_name: str, checkpoint: Path | None, patche
 def compose_rows(rows: list[tuple[str, Any]], boundary: int, patch_size: int, scale: int = 4,
                  title: str = "") -> Any:
     """Labelled, upscaled strips on a white RGB canvas; a red line after ``boundary`` patches."""
-    from PIL import Image, ImageDraw
+    from ..render.preview import labelled_strips
 
-    label_h, pad = 14, 6
-    width = max(r.shape[1] for _, r in rows) * scale + 2 * pad
-    height = (label_h + 4 if title else 0) + sum(label_h + r.shape[0] * scale + pad
-                                                 for _, r in rows) + pad
-    canvas = Image.new("RGB", (max(width, 320), height), "white")
-    draw = ImageDraw.Draw(canvas)
-    y = pad
-    if title:
-        draw.text((pad, y), title, fill=(0, 0, 0))
-        y += label_h + 4
-    for label, strip in rows:
-        draw.text((pad, y), label, fill=(0, 0, 0))
-        y += label_h
-        img = Image.fromarray(strip).resize((strip.shape[1] * scale, strip.shape[0] * scale),
-                                            Image.NEAREST).convert("RGB")
-        canvas.paste(img, (pad, y))
-        x = pad + boundary * patch_size * scale
-        draw.line([(x, y - 2), (x, y + img.height + 1)], fill=(220, 0, 0), width=1)
-        y += img.height + pad
-    return canvas
+    return labelled_strips(rows, boundary * patch_size, scale, title)

@@ -36,35 +36,17 @@ def contact_sheet(path: Path, prompts: Sequence[np.ndarray], generations: Sequen
                   labels: Sequence[str], context_px: int = 160, max_rows: int = 48,
                   title: str = "") -> Path:
     """Rows of ``prompt tail | generation`` with a label line each."""
-    from PIL import Image, ImageDraw
+    from ..render.preview import labelled_strips
 
     n = min(len(prompts), max_rows)
     if n == 0:
         raise ValueError("contact sheet: no examples")
-    pad, label_h = 6, 14
-    strips = []
-    for p, g in zip(prompts[:n], generations[:n]):
+    rows = []
+    for p, g, label in zip(prompts[:n], generations[:n], labels[:n]):
         tail = p[:, -context_px:] if p.shape[1] > context_px else np.pad(
             p, ((0, 0), (context_px - p.shape[1], 0)), constant_values=255)
-        strips.append((tail, g))
-    h = max(t.shape[0] for t, _ in strips) * SCALE
-    width = max((t.shape[1] + g.shape[1]) * SCALE for t, g in strips) + 2 * pad + 2
-    height = pad + (label_h + 4 if title else 0) + n * (label_h + h + pad)
-    sheet = Image.new("RGB", (max(width, 480), height), "white")
-    draw = ImageDraw.Draw(sheet)
-    y = pad
-    if title:
-        draw.text((pad, y), title, fill=(0, 0, 0))
-        y += label_h + 4
-    for (tail, g), label in zip(strips, labels[:n]):
-        draw.text((pad, y), label, fill=(0, 0, 0))
-        y += label_h
-        left = _up(tail).convert("RGB")
-        sheet.paste(left, (pad, y))
-        x = pad + left.width
-        draw.line([(x, y - 1), (x, y + h)], fill=(220, 0, 0), width=2)
-        sheet.paste(_up(g).convert("RGB"), (x + 2, y))
-        y += h + pad
+        rows.append((label, np.concatenate([tail, g], axis=1)))
+    sheet = labelled_strips(rows, context_px, SCALE, title, min_width=480)
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
     return path

@@ -103,3 +103,33 @@ def save_preview(enc: Encoding, path: str, pixels_per_patch: int, **kwargs) -> t
     arr = preview_array(enc, pixels_per_patch, **kwargs)
     Image.fromarray(arr, mode="RGB").save(path)
     return arr.shape[1], arr.shape[0]
+
+
+def labelled_strips(rows: list[tuple[str, np.ndarray]], boundary_px: int, scale: int = 4,
+                    title: str = "", min_width: int = 320):
+    """Labelled strips (grey or RGB uint8 arrays), upscaled with nearest-neighbour sampling, one
+    under the other on a white RGB canvas, with a red line ``boundary_px`` source pixels into
+    each strip (prompt | generation). Used by ``pixel-bench generate`` and the generative
+    tasks' contact sheet."""
+    from PIL import Image, ImageDraw
+
+    label_h, pad = 14, 6
+    width = max(r.shape[1] for _, r in rows) * scale + 2 * pad
+    height = (label_h + 4 if title else 0) + sum(label_h + r.shape[0] * scale + pad
+                                                 for _, r in rows) + pad
+    canvas = Image.new("RGB", (max(width, min_width), height), "white")
+    draw = ImageDraw.Draw(canvas)
+    y = pad
+    if title:
+        draw.text((pad, y), title, fill=(0, 0, 0))
+        y += label_h + 4
+    for label, strip in rows:
+        draw.text((pad, y), label, fill=(0, 0, 0))
+        y += label_h
+        img = Image.fromarray(np.asarray(strip, dtype=np.uint8)).resize(
+            (strip.shape[1] * scale, strip.shape[0] * scale), Image.NEAREST).convert("RGB")
+        canvas.paste(img, (pad, y))
+        x = pad + boundary_px * scale
+        draw.line([(x, y - 2), (x, y + img.height + 1)], fill=(220, 0, 0), width=1)
+        y += img.height + pad
+    return canvas
