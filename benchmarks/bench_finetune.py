@@ -40,7 +40,7 @@ def majority_baseline(task, data_dir: str, limit: int | None) -> dict[str, float
         # no majority class for heads: attach every word to its left neighbour (first word ->
         # root) or to its right neighbour (last word -> root), whichever direction fits the
         # training data better, with the most frequent training relation
-        from pixel_bench.families.parsing import attachment_scores
+        from pixel_bench.tasktypes.parsing import attachment_scores
 
         def heads(rows, right):
             return [(i + 2 if i + 1 < len(r["words"]) else 0) if right else i

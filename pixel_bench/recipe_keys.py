@@ -1,10 +1,10 @@
 """The recipe keys the run loop reads, with their types: one table for recipes and ``--set``.
 
 Every key that ``tasks/recipes/*.yaml`` or ``--set key=value`` may give is declared here, with
-the code that reads it (``finetune.training_arguments``, the task families, the adapters, the
+the code that reads it (``finetune.training_arguments``, the task types, the adapters, the
 runner). A value of the wrong type, or a key nobody reads, is an error naming the key, the value
 and where it came from, instead of a traceback deep in the optimizer or a setting silently
-ignored. New keys (a new task family, a new adapter option) must be added to :data:`RECIPE_KEYS`;
+ignored. New keys (a new task type, a new adapter option) must be added to :data:`RECIPE_KEYS`;
 ``tests/tasks/test_recipes.py`` parses every shipped recipe against this table.
 
 Importing this module is cheap (no torch, no transformers).
@@ -82,7 +82,7 @@ RECIPE_KEYS: dict[str, RecipeKey] = {
                              "as noto-cjk), PIXEL's fallback_fonts_dir", nullable=True),
     "parsing_unrendered_words": _k(str, "parsing: words past the canvas keep their labels and "
                                    "are scored (PIXEL) or are dropped", choices=("score", "drop")),
-    # -- heads (families' head_spec -> adapters) ----------------------------------------------
+    # -- heads (task types' head_spec -> adapters) ----------------------------------------------
     "pooling": _k(str, "sequence pooling: mean, max, cls or pma<K>",
                   pattern=r"mean|max|cls|pma[1-9][0-9]*"),
     "pooler_add_layer_norm": _k(bool, "layer norm before the classification head"),
@@ -90,14 +90,14 @@ RECIPE_KEYS: dict[str, RecipeKey] = {
                   maximum=1, nullable=True),
     "allow_mismatched_weights": _k(bool, "text baselines: allow weights other than the task "
                                    "head to be newly initialised (listed in the record)"),
-    # -- extractive QA (families/qa.py, runner._score_kwargs) ---------------------------------
+    # -- extractive QA (tasktypes/qa.py, runner._score_kwargs) ---------------------------------
     "doc_stride": _k(int, "overlap between QA windows (patches; tokens for text models)",
                      minimum=0),
     "question_max_length": _k(int, "patches kept for the question", minimum=1),
     "n_best_size": _k(int, "start/end candidates per window", minimum=1),
     "max_answer_length": _k(int, "longest answer span (patches/tokens)", minimum=1),
     "qa_trim_partial_words": _k(bool, "trim words cut by a patch boundary from answers"),
-    # -- generative zero-shot tasks (families/generative.py, pixel_bench/generative/) ----------
+    # -- generative zero-shot tasks (tasktypes/generative.py, pixel_bench/generative/) ----------
     "gen_pixels": _k(int, "pixels to generate after the prompt", minimum=1),
     "space_px": _k(int, "white pixels left after the prompt text", minimum=0),
     "ocr_engines": _k(str, "OCR engines, in order", choices=("tesseract", "rapidocr"),

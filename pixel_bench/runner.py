@@ -422,7 +422,7 @@ def _run_generative(task: Any, plan: Any, model: str, results: Path, **kwargs: A
                     ) -> list[CellOutcome]:
     """Generative cells (LAMBADA, bAbI) under the same cell rules: the family computes the data
     and renderer part of the identity, then generates, reads back with OCR and writes each
-    record (families/generative.py)."""
+    record (tasktypes/generative.py)."""
     save = kwargs.pop("save_generations")
     plan.resolve_fields(task.identity_fields(model, **kwargs))
     outcomes: list[CellOutcome] = []

@@ -7,7 +7,7 @@ read back by OCR. See pixel_bench/data/generative.py and docs/generative.md.
 
 from pixel_bench.data.generative import read_babi
 from pixel_bench.data.io import DataSource
-from pixel_bench.families import GenerativeTask
+from pixel_bench.tasktypes import GenerativeTask
 from pixel_bench.registry import TASKS
 
 TASK = GenerativeTask(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pixel_bench.data.glue import GlueFormat, hub_rows, read_glue_tsv, read_nli_jsonl
 from pixel_bench.data.io import DataSource
-from pixel_bench.families import SequenceClassificationTask
+from pixel_bench.tasktypes import SequenceClassificationTask
 from pixel_bench.metrics import glue_metrics
 from pixel_bench.registry import TASKS
 

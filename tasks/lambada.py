@@ -7,7 +7,7 @@ the target. See docs/generative.md.
 
 from pixel_bench.data.generative import read_lambada
 from pixel_bench.data.io import DataSource
-from pixel_bench.families import GenerativeTask
+from pixel_bench.tasktypes import GenerativeTask
 from pixel_bench.registry import TASKS
 
 TASK = GenerativeTask(

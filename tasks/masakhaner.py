@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pixel_bench.data.conll import hub_rows, read_conll
 from pixel_bench.data.io import DataSource
-from pixel_bench.families import TokenClassificationTask
+from pixel_bench.tasktypes import TokenClassificationTask
 from pixel_bench.metrics import ner_metrics
 from pixel_bench.registry import TASKS
 

@@ -3,7 +3,7 @@ default list is MasakhaNER's; its CoNLL runs pass a labels file), seqeval entity
 
 from pixel_bench.data.conll import CONLL2003_LABELS, hub_rows, read_conll
 from pixel_bench.data.io import DataSource
-from pixel_bench.families import TokenClassificationTask
+from pixel_bench.tasktypes import TokenClassificationTask
 from pixel_bench.metrics import ner_metrics
 from pixel_bench.registry import TASKS
 

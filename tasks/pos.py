@@ -3,7 +3,7 @@ labelled, accuracy over words (PIXEL's run_pos.py)."""
 
 from pixel_bench.data.conllu import UPOS_LABELS, hub_rows, read_conllu
 from pixel_bench.data.io import DataSource
-from pixel_bench.families import TokenClassificationTask
+from pixel_bench.tasktypes import TokenClassificationTask
 from pixel_bench.metrics import pos_metrics
 from pixel_bench.registry import TASKS
 

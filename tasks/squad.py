@@ -3,7 +3,7 @@ normalisation)."""
 
 from pixel_bench.data.io import DataSource
 from pixel_bench.data.squad import hub_rows, read_squad
-from pixel_bench.families import QuestionAnsweringTask
+from pixel_bench.tasktypes import QuestionAnsweringTask
 from pixel_bench.registry import TASKS
 
 TASK = QuestionAnsweringTask(

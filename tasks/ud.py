@@ -22,7 +22,7 @@ from pixel_bench.data.io import DataSource
 from pixel_bench.data.ud import TREEBANKS, UD_HEAD_LABELS, Treebank, read_conllu_parsing, \
     treebank_subdirs
 from pixel_bench.errors import DataError
-from pixel_bench.families import DependencyParsingTask, TokenClassificationTask
+from pixel_bench.tasktypes import DependencyParsingTask, TokenClassificationTask
 from pixel_bench.metrics import pos_metrics
 from pixel_bench.registry import TASKS
 

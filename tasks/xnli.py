@@ -8,7 +8,7 @@ from pathlib import Path
 from pixel_bench.data.glue import hub_rows, read_glue_tsv, read_nli_jsonl, GlueFormat
 from pixel_bench.data.io import DataSource
 from pixel_bench.data.xnli import NLI_LABELS, XNLI_LANGUAGES, read_xnli_tsv
-from pixel_bench.families import SequenceClassificationTask
+from pixel_bench.tasktypes import SequenceClassificationTask
 from pixel_bench.metrics import glue_metrics
 from pixel_bench.registry import TASKS
 

@@ -1,5 +1,5 @@
 """Data readers: local files in the benchmarks' original formats (gzip or not), with
-``datasets``-hub fallbacks. Every reader returns plain python rows (dicts) so the task families
+``datasets``-hub fallbacks. Every reader returns plain python rows (dicts) so the task types
 never care where data came from; bad input raises :class:`~pixel_bench.errors.DataError` naming
 the file and line.
 

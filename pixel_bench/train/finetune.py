@@ -209,7 +209,7 @@ def evaluate_only(model: Any, collate: Callable, recipe: dict[str, Any], output_
                   seed: int, label_names: list[str], callbacks: list[Any] | None = None,
                   trainer_class: type | None = None) -> FinetuneResult:
     """No training (``max_steps: 0``): a Trainer around ``model`` as it is (pretrained,
-    checkpoint or random init) for ``trainer.predict``. ``trainer_class`` lets a task family
+    checkpoint or random init) for ``trainer.predict``. ``trainer_class`` lets a task type
     (e.g. generative evaluation) bring its own prediction step."""
     import torch
     from transformers import Trainer, TrainingArguments

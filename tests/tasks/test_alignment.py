@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixel_bench.families.tokcls import IGNORE, align_word_labels
+from pixel_bench.tasktypes.tokcls import IGNORE, align_word_labels
 from pixel_bench.testing.fake import BlockRenderer, TinyAdapter, _default_config
 
 

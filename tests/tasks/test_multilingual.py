@@ -11,7 +11,7 @@ import pytest
 
 from pixel_bench.data.ud import TREEBANKS, UD_HEAD_LABELS, read_conllu_parsing
 from pixel_bench.errors import DataError
-from pixel_bench.families.parsing import PAD, attachment_scores, parsing_features
+from pixel_bench.tasktypes.parsing import PAD, attachment_scores, parsing_features
 from pixel_bench.registry import TASKS
 
 
@@ -132,7 +132,7 @@ def test_attachment_scores_hand_made() -> None:
 
 
 def test_parsing_score_uses_only_labelled_words() -> None:
-    from pixel_bench.families.base import EncodedSplit, FeatureDataset
+    from pixel_bench.tasktypes.base import EncodedSplit, FeatureDataset
 
     task = TASKS.get("parsing-ko_gsd")
     arcs = np.array([2, 0, PAD, PAD]); rels = np.array([27, 35, PAD, PAD])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pixel_bench.families.qa import (best_span, label_window, position_spans,
+from pixel_bench.tasktypes.qa import (best_span, label_window, position_spans,
                                      trim_partial_words)
 from pixel_bench.testing.fake import BlockRenderer, TinyAdapter, _default_config
 

@@ -1,4 +1,4 @@
-"""Task families: the shared logic behind every task adapter (``tasks/*.py`` are thin).
+"""Task types: the shared logic behind every task adapter (``tasks/*.py`` are thin).
 
 * :class:`SequenceClassificationTask` — single sentences and pairs, regression (STS-B)
 * :class:`TokenClassificationTask` — words rendered one per patch run, first patch labelled

@@ -1,4 +1,4 @@
-"""What every task family shares: split loading (local files or hub), the encoded split handed
+"""What every task type shares: split loading (local files or hub), the encoded split handed
 to the trainer, and the scoring protocol."""
 
 from __future__ import annotations
