@@ -35,6 +35,7 @@ import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.io_utils import read_json
+from pixel_bench.modeling.contracts import PretrainingAdapter
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
                                           check_patch_size, checkpoint_renderer,
                                           encoding_attention_mask, head_overrides,
@@ -64,7 +65,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     return read_json(path, "checkpoint config", CheckpointError)
 
 
-class PixarThesisAdapter(GenerativeAdapter, ModelAdapter):
+class PixarThesisAdapter(GenerativeAdapter, PretrainingAdapter, ModelAdapter):
     """Thesis PIXAR: ViT encoder + GPT-2 decoder over binary (or grey) 8x8 patches."""
 
     needs_text = False

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
+from pixel_bench.modeling.contracts import PretrainingAdapter
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
                                           checkpoint_renderer, head_overrides, stack_features)
 from pixel_bench.modeling.generation import GenerativeAdapter
@@ -47,7 +48,7 @@ def tgraph_num_text_patches(renderer_num_text_patches: int, patch_len: int = 2) 
     return int(math.ceil((renderer_num_text_patches + 1) / patch_len))
 
 
-class Pixar2024Adapter(GenerativeAdapter, ModelAdapter):
+class Pixar2024Adapter(GenerativeAdapter, PretrainingAdapter, ModelAdapter):
     """Decoder-only PIXAR over binary 8x16 blocks; pooling at the EOS position."""
 
     needs_text = False

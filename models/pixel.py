@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
+from pixel_bench.modeling.contracts import PretrainingAdapter
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
                                           check_patch_size, checkpoint_renderer,
                                           encoding_attention_mask, head_overrides,
@@ -69,7 +70,7 @@ def check_renderer_fits_model(renderer: Any, config: Any, source: str = "rendere
                           f"model config has num_channels {config.num_channels}")
 
 
-class PixelAdapter(ModelAdapter):
+class PixelAdapter(PretrainingAdapter, ModelAdapter):
     """PIXEL: pre-LN ViT over 16x16 patches of a rendered strip; pooling is a task choice."""
 
     needs_text = False
@@ -191,15 +192,14 @@ class PixelAdapter(ModelAdapter):
             resize_position_embeddings(model, max_seq_length)
         return model
 
-    def span_mask_generator(self, num_patches: int, mask_ratio: float = 0.25):
-        """PIXEL's span-masking generator from :mod:`pixel_bench.modeling.masking` (owned by the
-        thesis-PIXAR engineer), or None when that module is absent (the pretraining model then
-        masks randomly). Parameters are pixel-base's (anchors §2.1)."""
-        try:
-            from pixel_bench.modeling.masking import SpanMaskingGenerator  # type: ignore
-        except ImportError:
-            return None
+    def pretraining_mask_generator(self, num_positions: int, mask_ratio: float = 0.25):
+        """PIXEL's span-masking generator (:mod:`pixel_bench.modeling.masking`) with
+        pixel-base's parameters (anchors §2.1)."""
         import math
+
+        from pixel_bench.modeling.masking import SpanMaskingGenerator
+
+        num_patches = num_positions
 
         return SpanMaskingGenerator(num_patches=num_patches,
                                     num_masking_patches=math.ceil(mask_ratio * num_patches),

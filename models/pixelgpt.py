@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
+from pixel_bench.modeling.contracts import PretrainingAdapter, QAInputAdapter, TextInputAdapter
 from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
                                           checkpoint_renderer, head_overrides, stack_features)
 from pixel_bench.modeling.generation import GenerativeAdapter
@@ -47,7 +48,8 @@ BASE_CONFIG = dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816,
                    pad_token_id=2, bos_token_id=1, eos_token_id=2)
 
 
-class PixelGPTAdapter(GenerativeAdapter, ModelAdapter):
+class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, PretrainingAdapter,
+                      ModelAdapter):
     """PixelGPT-family adapter; ``mode`` is ``pixel``, ``text`` or ``pair``."""
 
     input_modes = ("pixel", "text", "pair")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
+from pixel_bench.modeling.contracts import QAInputAdapter, TextInputAdapter
 from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
 from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
@@ -27,7 +28,7 @@ DEFAULT_MAX_LENGTH = 512
 TEXT_PREFIX = "text:"
 
 
-class TextAdapter(GenerativeAdapter, ModelAdapter):
+class TextAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, ModelAdapter):
     """A tokenizer-based model; ``model`` is a hub id or a local directory."""
 
     needs_text = True

@@ -327,7 +327,7 @@ def test_wrong_input_shapes_are_explained(adapter) -> None:
 
 
 def test_span_masks_feed_the_pretraining_model(adapter) -> None:
-    generator = adapter.span_mask_generator(L)
+    generator = adapter.pretraining_mask_generator(L)
     if generator is None:
         pytest.skip("pixel_bench.modeling.masking (span masking) is not present")
     import random
