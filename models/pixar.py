@@ -28,6 +28,7 @@ Features: ``pixel_values`` float32 [1, 8, W] (binary: 0/1, 1 = white; grey: /255
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.io_utils import read_json
 from pixel_bench.modeling.contracts import PretrainingAdapter
-from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
+from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, ModelEntry, TaskKind,
                                           check_patch_size, checkpoint_renderer,
                                           encoding_attention_mask, head_overrides,
                                           stack_features)
@@ -67,8 +68,6 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 class PixarThesisAdapter(GenerativeAdapter, PretrainingAdapter, ModelAdapter):
     """Thesis PIXAR: ViT encoder + GPT-2 decoder over binary (or grey) 8x8 patches."""
-
-    needs_text = False
 
     def __init__(self, card: ModelCard, variant: str, tiny: bool = False) -> None:
         self.card = card
@@ -156,7 +155,8 @@ class PixarThesisAdapter(GenerativeAdapter, PretrainingAdapter, ModelAdapter):
         return data
 
     def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
-              from_scratch: bool = False, max_seq_length: int | None = None):
+              from_scratch: bool = False, max_seq_length: int | None = None,
+              allow_mismatched: bool = False):
         from pixel_bench.modeling.pixar import HEAD_CLASSES, PixarConfig, load_pixar
 
         kind = TaskKind(head.kind).value
@@ -272,7 +272,8 @@ def _register() -> None:
                              attributes={"architecture": arch, "masking": masking, "input": inp,
                                          "variant": variant, "patch": "8x8",
                                          "pooling": "mean"})
-            MODELS.register(full, PixarThesisAdapter(card, variant, tiny=tiny), help=desc)
+            MODELS.register(full, ModelEntry(card, partial(PixarThesisAdapter, variant=variant,
+                                                           tiny=tiny)), help=desc)
 
 
 _register()

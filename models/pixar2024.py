@@ -14,6 +14,7 @@ renderer patch indices. Features: ``pixel_values`` float [1, 8, W] in {0, 1} (1 
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.contracts import PretrainingAdapter
-from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
+from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, ModelEntry, TaskKind,
                                           checkpoint_renderer, head_overrides, stack_features)
 from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
@@ -50,8 +51,6 @@ def tgraph_num_text_patches(renderer_num_text_patches: int, patch_len: int = 2) 
 
 class Pixar2024Adapter(GenerativeAdapter, PretrainingAdapter, ModelAdapter):
     """Decoder-only PIXAR over binary 8x16 blocks; pooling at the EOS position."""
-
-    needs_text = False
 
     def __init__(self, card: ModelCard, tiny: bool = False) -> None:
         self.card = card
@@ -119,7 +118,8 @@ class Pixar2024Adapter(GenerativeAdapter, PretrainingAdapter, ModelAdapter):
         return int(math.ceil(max_seq_length / self.patch_len))
 
     def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
-              from_scratch: bool = False, max_seq_length: int | None = None):
+              from_scratch: bool = False, max_seq_length: int | None = None,
+              allow_mismatched: bool = False):
         from pixel_bench.modeling.pixar2024 import (Pixar2024Config, build_pixar2024,
                                                     load_pixar2024)
 
@@ -195,4 +195,5 @@ for _name, _tiny in (("pixar2024", False), ("pixar2024-tiny", True)):
                      "PIXAR 2024 (april-tools): LLaMA decoder over binary 8x16 blocks"),
         attributes={"architecture": "decoder", "input": "binary", "pooling": "eos",
                     "patch": "8x16"})
-    MODELS.register(_name, Pixar2024Adapter(_card, tiny=_tiny), help=_card.description)
+    MODELS.register(_name, ModelEntry(_card, partial(Pixar2024Adapter, tiny=_tiny)),
+                    help=_card.description)

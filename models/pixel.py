@@ -18,6 +18,7 @@ golden tiny layout but 529 patches; random init) for tests and CPU smoke runs.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.contracts import PretrainingAdapter
-from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
+from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, ModelEntry, TaskKind,
                                           check_patch_size, checkpoint_renderer,
                                           encoding_attention_mask, head_overrides,
                                           stack_features)
@@ -72,8 +73,6 @@ def check_renderer_fits_model(renderer: Any, config: Any, source: str = "rendere
 
 class PixelAdapter(PretrainingAdapter, ModelAdapter):
     """PIXEL: pre-LN ViT over 16x16 patches of a rendered strip; pooling is a task choice."""
-
-    needs_text = False
 
     def __init__(self, card: ModelCard, tiny: bool = False, renderer: str = "pangocairo",
                  layout: dict[str, Any] | None = None) -> None:
@@ -146,7 +145,8 @@ class PixelAdapter(PretrainingAdapter, ModelAdapter):
                 TaskKind.DEPENDENCY_PARSING: P.PIXELForBiaffineParsing}[TaskKind(kind)]
 
     def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
-              from_scratch: bool = False, max_seq_length: int | None = None):
+              from_scratch: bool = False, max_seq_length: int | None = None,
+              allow_mismatched: bool = False):
         from pixel_bench.modeling.pixel import (PIXELConfig, load_pixel_checkpoint,
                                                 resize_position_embeddings)
         from pixel_bench.modeling.pixel.loading import read_config, resolve_checkpoint
@@ -237,7 +237,8 @@ for _name, _tiny in (("pixel-base", False), ("pixel-tiny", True)):
         attributes={"architecture": "encoder", "input": "grey", "patch": "16x16",
                     "pooling": "mean|max|cls|pma<K>", "masking": "span",
                     "max_seq_length": BASE_PATCHES})
-    MODELS.register(_name, PixelAdapter(_card, tiny=_tiny), help=_card.description)
+    MODELS.register(_name, ModelEntry(_card, partial(PixelAdapter, tiny=_tiny)),
+                    help=_card.description)
 
 #: the other released Team-PIXEL pretrained models: PIXEL's architecture, other sizes and
 #: renderers ("Text Rendering Strategies for Pixel Language Models", Lotz et al. 2023: small
@@ -263,5 +264,6 @@ for _name, _hub, _size, _renderer, _layout, _desc in TEAM_PIXEL:
                     "pooling": "mean|max|cls|pma<K>", "masking": "span",
                     "max_seq_length": BASE_PATCHES, "renderer": _renderer,
                     "hidden_size": _layout.get("hidden_size", 768)})
-    MODELS.register(_name, PixelAdapter(_card, renderer=_renderer, layout=_layout),
+    MODELS.register(_name, ModelEntry(_card, partial(PixelAdapter, renderer=_renderer,
+                                                     layout=_layout)),
                     help=_card.description)

@@ -18,6 +18,7 @@ of the same layout for tests and CPU smoke runs.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.contracts import PretrainingAdapter, QAInputAdapter, TextInputAdapter
-from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, TaskKind,
+from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, ModelEntry, TaskKind,
                                           checkpoint_renderer, head_overrides, stack_features)
 from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
@@ -65,7 +66,7 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
         self.render_mode = render_mode
         self.resize = resize  # pixel-only XNLI scripts: bicubic resize instead of the crop
         self.tiny = tiny
-        self.crop_patches = RENDER_WIDTH  # set from the recipe by renderer_config()
+        self.crop_patches = RENDER_WIDTH  # the recipe's length, bound by for_run()
         self.max_text_length = RENDER_WIDTH
         self._tokenizer = tokenizer
         self.tokenizer_source: str | None = card.hub_id
@@ -75,15 +76,27 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
         """A copy with another ``render_mode`` (rgb / gray / binary, as the original
         ``--render_mode``), input ``mode``, or ``resize=True`` (the pixel-only XNLI scripts
         squeeze the 1024-patch strip to L patches with a bicubic resize instead of cropping)."""
-        return PixelGPTAdapter(self.card, mode=mode or self.mode,
-                               render_mode=render_mode or self.render_mode, tiny=self.tiny,
-                               tokenizer=self._tokenizer,
-                               resize=self.resize if resize is None else resize)
+        other = PixelGPTAdapter(self.card, mode=mode or self.mode,
+                                render_mode=render_mode or self.render_mode, tiny=self.tiny,
+                                tokenizer=self._tokenizer,
+                                resize=self.resize if resize is None else resize)
+        other.crop_patches, other.max_text_length = self.crop_patches, self.max_text_length
+        other.tokenizer_source = self.tokenizer_source
+        return other
 
-    #: what :meth:`features` needs besides the Encoding ("text" in pair mode)
     @property
-    def needs_text(self) -> bool:
-        return self.mode == "pair"
+    def input_kind(self) -> str:  # type: ignore[override]
+        return {"pixel": "pixels", "text": "text", "pair": "pair"}[self.mode]
+
+    def for_run(self, task_kind: TaskKind, max_seq_length: int | None) -> "PixelGPTAdapter":
+        """A copy cropping strips to, and truncating tokens at, the recipe's length (GLUE 768,
+        XNLI 256); without one, the renderer's 1024 patches."""
+        bound = super().for_run(task_kind, max_seq_length)
+        if max_seq_length is not None:
+            if max_seq_length <= 0:
+                raise ConfigError(f"max_seq_length must be positive, got {max_seq_length}")
+            bound.crop_patches = bound.max_text_length = int(max_seq_length)
+        return bound
 
     # -- rendering -------------------------------------------------------------------------
     def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
@@ -91,10 +104,9 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
         """The released checkpoints ship no renderer; a ``checkpoint`` directory that does (our
         :meth:`save_pretrained` writes one) supplies the font and settings instead of
         ``NOTO_RENDERER`` (width and backend still follow the recipe)."""
-        if max_seq_length is not None:
-            if max_seq_length <= 0:
-                raise ConfigError(f"max_seq_length must be positive, got {max_seq_length}")
-            self.crop_patches = self.max_text_length = int(max_seq_length)
+        if max_seq_length is not None and max_seq_length <= 0:
+            raise ConfigError(f"max_seq_length must be positive, got {max_seq_length}")
+        crop = int(max_seq_length) if max_seq_length is not None else self.crop_patches
         if self.mode == "text":
             return None
         kind = TaskKind(task_kind)
@@ -114,8 +126,7 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
         # Sequence classification is faithful: render at the checkpoint renderer's 1024 patches,
         # then features() left-crops to L. Token tasks and QA (pixel-bench additions) render at L
         # directly so per-patch labels and offsets line up with the model positions.
-        width = (max(RENDER_WIDTH, self.crop_patches)
-                 if kind == TaskKind.SEQUENCE_CLASSIFICATION else self.crop_patches)
+        width = max(RENDER_WIDTH, crop) if kind == TaskKind.SEQUENCE_CLASSIFICATION else crop
         renderer_type = ("PangoCairoTextRenderer" if renderer == "pangocairo"
                          else NOTO_RENDERER["text_renderer_type"])
         own = checkpoint_renderer(checkpoint, max_seq_length=width,
@@ -171,8 +182,6 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
                               word_labels=word_labels)
         return feats
 
-    tokenize_features = text_features
-
     def qa_features(self, question: str, context: str, answer_start: int | None = None,
                     answer_text: str | None = None, stride: int = 128
                     ) -> list[dict[str, np.ndarray]]:
@@ -193,14 +202,19 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
             return self.text_features(text)
         if encoding is None:
             raise DataError(f"{self.card.name} needs a rendered Encoding")
-        feats = self.pixel_features(encoding)
         if self.mode == "pair":
             if text is None:
                 raise DataError(f"{self.card.name} (pair mode) needs the raw text beside the "
                                 "rendering: features(encoding, text=...)")
-            feats["patch_attention_mask"] = feats.pop("attention_mask")
-            for k, v in self.text_features(text).items():
-                feats["text_" + k] = v
+            return self.pair_features(encoding, text)
+        return self.pixel_features(encoding)
+
+    def pair_features(self, encoding: Any, text: Any) -> dict[str, np.ndarray]:
+        """Pixels first (``patch_attention_mask``), then the tokens as ``text_*``."""
+        feats = self.pixel_features(encoding)
+        feats["patch_attention_mask"] = feats.pop("attention_mask")
+        for k, v in self.text_features(text).items():
+            feats["text_" + k] = v
         return feats
 
     def collate(self, features: list[dict[str, np.ndarray]]):
@@ -254,7 +268,8 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
         return max_seq_length
 
     def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
-              from_scratch: bool = False, max_seq_length: int | None = None):
+              from_scratch: bool = False, max_seq_length: int | None = None,
+              allow_mismatched: bool = False):
         from pixel_bench.modeling.pixelgpt import (ErniePixelConfig, build_pixelgpt,
                                                    load_pixelgpt)
 
@@ -380,5 +395,6 @@ for _base, (_hub, _desc, _modes) in _FAMILY.items():
                              if _tiny else f"{_hub}: LLaMA decoder, {_mode} input"),
                 attributes={"architecture": "decoder", "input": _mode, "pooling": "eos",
                             "hidden": 32 if _tiny else None})
-            MODELS.register(_name, PixelGPTAdapter(_card, mode=_mode, tiny=_tiny),
+            MODELS.register(_name, ModelEntry(_card, partial(PixelGPTAdapter, mode=_mode,
+                                                             tiny=_tiny)),
                             help=_card.description)

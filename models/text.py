@@ -13,6 +13,7 @@ Text models are not rendered (:meth:`renderer_config` returns None): the loop ca
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from pixel_bench.errors import CheckpointError, ConfigError, DataError
 from pixel_bench.modeling.contracts import QAInputAdapter, TextInputAdapter
-from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
+from pixel_bench.modeling.adapter import HeadSpec, ModelAdapter, ModelCard, ModelEntry, TaskKind
 from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
 
@@ -31,7 +32,8 @@ TEXT_PREFIX = "text:"
 class TextAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, ModelAdapter):
     """A tokenizer-based model; ``model`` is a hub id or a local directory."""
 
-    needs_text = True
+    input_kind = "text"
+    accepts_mismatched_weights = True
     generation_kind = "text"
 
     def __init__(self, card: ModelCard, model: str | None, tiny_kind: str | None = None) -> None:
@@ -69,10 +71,16 @@ class TextAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, ModelAdap
         return None
 
     # -- rendering: none -------------------------------------------------------------------
-    def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
-                        renderer: str | None = None) -> None:
+    def for_run(self, task_kind: TaskKind, max_seq_length: int | None) -> "TextAdapter":
+        """A copy truncating at the recipe's length in tokens (default 512)."""
+        bound = super().for_run(task_kind, max_seq_length)
         if max_seq_length is not None:
-            self.max_length = int(max_seq_length)
+            bound.max_length = int(max_seq_length)
+        return bound
+
+    def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
+                        renderer: str | None = None, checkpoint: str | Path | None = None
+                        ) -> None:
         return None
 
     def features(self, encoding: Any = None, text: Any = None) -> dict[str, np.ndarray]:
@@ -109,8 +117,6 @@ class TextAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, ModelAdap
         return text_features(self.tokenizer, text, label, max_length=self.max_length,
                              word_labels=word_labels)
 
-    tokenize_features = text_features
-
     def qa_features(self, question: str, context: str, answer_start: int | None = None,
                     answer_text: str | None = None, stride: int = 128
                     ) -> list[dict[str, np.ndarray]]:
@@ -133,8 +139,6 @@ class TextAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, ModelAdap
               allow_mismatched: bool = False):
         from pixel_bench.modeling.text_baseline import build_text_model, tiny_config
 
-        if max_seq_length is not None:
-            self.max_length = int(max_seq_length)
         kind = TaskKind(head.kind).value
         common = dict(pad_token_id=self.tokenizer.pad_token_id, id2label=head.id2label,
                       problem_type=head.problem_type, dropout=head.dropout)
@@ -181,16 +185,19 @@ for _name, _hub in _HUB.items():
     _card = ModelCard(name=_name, family="text", hub_id=_hub,
                       description=f"text baseline {_hub}",
                       attributes={"input": "tokens"})
-    MODELS.register(_name, TextAdapter(_card, _hub), help=_card.description)
+    MODELS.register(_name, ModelEntry(_card, partial(TextAdapter, model=_hub)),
+                    help=_card.description)
 
 for _name, _kind, _arch in (("bert-tiny", "wordpiece", "BERT"), ("gpt2-tiny", "bpe", "GPT-2")):
     _card = ModelCard(name=_name, family="text", size="tiny",
                       description=f"tiny random-init {_arch}, on-the-fly tokenizer",
                       attributes={"input": "tokens"})
-    MODELS.register(_name, TextAdapter(_card, None, tiny_kind=_kind), help=_card.description)
+    MODELS.register(_name, ModelEntry(_card, partial(TextAdapter, model=None, tiny_kind=_kind)),
+                    help=_card.description)
 
-MODELS.register("text", TextAdapter(ModelCard(name="text", family="text",
-                                              description="any transformers model: "
-                                              "text:<hub id or directory>"), None),
+MODELS.register("text", ModelEntry(ModelCard(name="text", family="text",
+                                             description="any transformers model: "
+                                             "text:<hub id or directory>"),
+                                   partial(TextAdapter, model=None)),
                 help="any transformers model: text:<hub id or directory> "
                      "(MODELS.get('text').for_model(name))")

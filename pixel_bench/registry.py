@@ -180,10 +180,36 @@ def _dirs_for(kind: str) -> Callable[[], list[Path]]:
     return dirs
 
 
+class ModelRegistry(Registry[Any]):
+    """Model names -> :class:`~pixel_bench.modeling.adapter.ModelEntry` (card + factory).
+
+    :meth:`get` builds a fresh adapter on every call, so a run that binds or configures its
+    adapter never changes what the next run (or the next cell in the same process) gets. A
+    plug-in that registers an adapter instance gets it wrapped: each ``get`` returns a deep copy.
+    """
+
+    def _add(self, entry: _Entry, override: bool) -> None:
+        from .modeling.adapter import ModelAdapter, ModelEntry
+
+        if isinstance(entry.obj, ModelAdapter):
+            entry.obj = ModelEntry.of(entry.obj)
+        elif entry.obj is not None and not isinstance(entry.obj, ModelEntry):
+            raise PixelBenchError(f"model {entry.name!r}: register a ModelEntry(card, factory) "
+                                  f"(or a ModelAdapter), not {type(entry.obj).__name__}")
+        super()._add(entry, override)
+
+    def entry(self, name: str) -> Any:
+        """The registered :class:`ModelEntry` (card without building an adapter)."""
+        return super().get(name)
+
+    def get(self, name: str) -> Any:
+        return self.entry(name).create()
+
+
 # The three registries. Renderers are built into the package (pixel_bench.render registers them
 # lazily); tasks and models come from the plug-in folders ``tasks/`` and ``models/``.
 RENDERERS: Registry[Any] = Registry(
     "renderer", plugin_dirs=lambda: [d / "renderers" for d in _extra_plugin_dirs()],
     bootstrap="pixel_bench.render")
 TASKS: Registry[Any] = Registry("task", plugin_dirs=_dirs_for("tasks"))
-MODELS: Registry[Any] = Registry("model", plugin_dirs=_dirs_for("models"))
+MODELS: ModelRegistry = ModelRegistry("model", plugin_dirs=_dirs_for("models"))

@@ -12,17 +12,22 @@ A :class:`ModelAdapter` answers four questions for the loop:
 4. *Where do positions live?* -> :meth:`label_positions` maps renderer patch indices (e.g. word
    starts) to model positions (PIXAR-2024 groups two 8-px renderer patches per position).
 
-Adapters are registered in :data:`pixel_bench.registry.MODELS` by the plug-in files in the
-top-level ``models/`` folder, so a user's own model registers exactly the same way.
+Adapters are registered in :data:`pixel_bench.registry.MODELS` as a :class:`ModelEntry` (card +
+factory) by the plug-in files in the top-level ``models/`` folder, so a user's own model registers
+exactly the same way. ``MODELS.get(name)`` builds a fresh adapter every time and the run loop binds
+it to one run with :meth:`ModelAdapter.for_run`, so nothing registered is ever changed by a run.
+What else the loops may call is declared in :mod:`pixel_bench.modeling.contracts` (text input,
+QA windows, pretraining) and :mod:`pixel_bench.modeling.generation` (generation).
 """
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -53,7 +58,7 @@ class HeadSpec:
     problem_type: str | None = None  # "regression" for STS-B, else inferred from num_labels
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelCard:
     """Static facts about a registered model name, for ``ls models`` and result records."""
 
@@ -66,9 +71,29 @@ class ModelCard:
 
 
 class ModelAdapter(ABC):
-    """Base class; one subclass per family, one instance per registered model name."""
+    """Base class; one subclass per model family. Instances are made per run by a registered
+    :class:`ModelEntry` and bound to that run by :meth:`for_run`."""
 
     card: ModelCard
+
+    #: what the model reads: "pixels" (a rendering), "text" (tokens only) or "pair" (both; see
+    #: :class:`~pixel_bench.modeling.contracts.TextInputAdapter`)
+    input_kind: str = "pixels"
+    #: :meth:`build` honours ``allow_mismatched`` (recipe ``allow_mismatched_weights``)
+    accepts_mismatched_weights: bool = False
+
+    @property
+    def local_weights(self) -> str | None:
+        """A directory the model name itself points at (``text:DIR``), loaded like
+        ``--checkpoint DIR``; None for registered names."""
+        return None
+
+    def for_run(self, task_kind: TaskKind, max_seq_length: int | None) -> "ModelAdapter":
+        """A copy of this adapter bound to one run: ``task_kind`` and the recipe's
+        ``max_seq_length`` (renderer patches for pixel models, tokens for text models; None: the
+        model's own). Adapters whose features depend on them (PixelGPT's crop, a tokenizer's
+        length) override this; the default is a shallow copy."""
+        return copy.copy(self)
 
     # -- rendering -------------------------------------------------------------------------
     @abstractmethod
@@ -81,8 +106,7 @@ class ModelAdapter(ABC):
         backend where the original scripts allowed a choice (PIXEL GLUE: pygame or pangocairo).
         ``checkpoint``: the weights directory (or cached hub id) the run loads; when it ships a
         ``text_renderer_config.json`` and font (see :func:`checkpoint_renderer`), adapters use
-        those settings. The run loop passes it only to adapters whose signature accepts it, so
-        plug-ins written without the parameter keep working.
+        those settings. Pure: the adapter is not changed.
         """
 
     @abstractmethod
@@ -104,9 +128,13 @@ class ModelAdapter(ABC):
     # -- networks --------------------------------------------------------------------------
     @abstractmethod
     def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
-              from_scratch: bool = False, max_seq_length: int | None = None) -> "torch.nn.Module":
+              from_scratch: bool = False, max_seq_length: int | None = None,
+              allow_mismatched: bool = False) -> "torch.nn.Module":
         """Build the model with a task head; load ``checkpoint`` (a local directory or hub id)
-        unless ``from_scratch``. Raises CheckpointError naming what is missing."""
+        unless ``from_scratch``. ``max_seq_length``: the input length of this run (renderer
+        patches, mapped to positions with :meth:`num_positions`; tokens for text models).
+        ``allow_mismatched``: only where :attr:`accepts_mismatched_weights`. Raises
+        CheckpointError naming what is missing."""
 
     def save_pretrained(self, model: "torch.nn.Module", directory: str | Path,
                         renderer: "RendererConfig | None" = None) -> None:
@@ -115,6 +143,24 @@ class ModelAdapter(ABC):
         model.save_pretrained(str(directory))  # type: ignore[operator]
         if renderer is not None:
             renderer.save(directory)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What :data:`pixel_bench.registry.MODELS` holds for one model name: the card and a factory
+    ``factory(card) -> ModelAdapter`` called afresh for every run."""
+
+    card: ModelCard
+    factory: Callable[[ModelCard], ModelAdapter]
+
+    def create(self) -> ModelAdapter:
+        return self.factory(self.card)
+
+    @classmethod
+    def of(cls, adapter: ModelAdapter) -> "ModelEntry":
+        """An entry for an adapter instance (plug-ins that register one): every run gets a deep
+        copy, so the registered instance is never changed."""
+        return cls(adapter.card, lambda _card: copy.deepcopy(adapter))
 
 
 # -- helpers shared by the adapters -------------------------------------------------------------

@@ -35,7 +35,7 @@ def require_generative(adapter: Any) -> GenerativeAdapter:
         return adapter
     from ..registry import MODELS
 
-    able = [n for n, e in MODELS.items() if isinstance(e.resolve(), GenerativeAdapter)]
+    able = [n for n in MODELS.names() if isinstance(MODELS.get(n), GenerativeAdapter)]
     card = getattr(adapter, "card", None)
     name = getattr(card, "name", type(adapter).__name__)
     family = getattr(card, "family", "?")

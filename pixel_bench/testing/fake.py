@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..modeling.adapter import HeadSpec, ModelAdapter, ModelCard, TaskKind
+from ..modeling.adapter import HeadSpec, ModelAdapter, ModelCard, ModelEntry, TaskKind
 from ..render.base import Encoding, RendererConfig, TextRenderer, get_attention_mask
 
 CHAR_W = 4
@@ -208,14 +208,12 @@ def _build_module(kind: TaskKind, num_labels: int, ppp: int, hidden: int = 16,
 class TinyAdapter(ModelAdapter):
     """A real (tiny) torch model over :class:`BlockRenderer` strips."""
 
-    needs_text = False
-
     def __init__(self, name: str = "testing-tiny") -> None:
         self.card = ModelCard(name=name, family="pixel", size="tiny",
                               description="test-only tiny model over synthetic block renderings")
 
     def renderer_config(self, task_kind: TaskKind, max_seq_length: int | None = None,
-                        renderer: str | None = None):
+                        renderer: str | None = None, checkpoint: str | Path | None = None):
         return "testing-blocks", _default_config(max_seq_length or 64)
 
     def features(self, encoding: Encoding) -> dict[str, np.ndarray]:
@@ -232,7 +230,8 @@ class TinyAdapter(ModelAdapter):
                 for k in features[0]}
 
     def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
-              from_scratch: bool = False, max_seq_length: int | None = None):
+              from_scratch: bool = False, max_seq_length: int | None = None,
+              allow_mismatched: bool = False):
         import torch
 
         torch.manual_seed(0)
@@ -247,4 +246,5 @@ def register() -> None:
     RENDERERS.register("testing-blocks", BlockRenderer, help="synthetic blocks (tests only)",
                        override=True)
     if "testing-tiny" not in MODELS:
-        MODELS.register("testing-tiny", TinyAdapter(), help="tiny test model (tests only)")
+        MODELS.register("testing-tiny", ModelEntry(TinyAdapter().card, lambda card: TinyAdapter()),
+                        help="tiny test model (tests only)")

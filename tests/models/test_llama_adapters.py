@@ -58,7 +58,7 @@ def test_names_are_registered() -> None:
 
 
 def test_pixelgpt_renderer_is_the_noto_renderer_cropped_by_the_recipe() -> None:
-    adapter = MODELS.get("pixelgpt-tiny").with_options()
+    adapter = MODELS.get("pixelgpt-tiny").for_run(TaskKind.SEQUENCE_CLASSIFICATION, 768)
     name, cfg = adapter.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION, max_seq_length=768)
     assert name == "pygame"
     assert (cfg.dpi, cfg.font_size, cfg.pixels_per_patch, cfg.max_seq_length) == (120, 8, 16, 1024)
@@ -79,8 +79,7 @@ def test_pixelgpt_renderer_is_the_noto_renderer_cropped_by_the_recipe() -> None:
 def test_pixelgpt_features_rgb_gray_binary() -> None:
     enc = _grey_encoding(5)
     base = MODELS.get("pixelgpt-tiny")
-    rgb = base.with_options(render_mode="rgb")
-    rgb.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION, 16)
+    rgb = base.with_options(render_mode="rgb").for_run(TaskKind.SEQUENCE_CLASSIFICATION, 16)
     f = rgb.features(enc)
     assert f["pixel_values"].shape == (3, 16, 256) and f["pixel_values"].dtype == np.float32
     assert 0.0 <= f["pixel_values"].min() and f["pixel_values"].max() <= 1.0
@@ -174,7 +173,7 @@ def test_pixelgpt_pixel_mode_train_step_and_roundtrip(head: HeadSpec, tmp_path: 
 
 def test_pixelgpt_pair_mode(tmp_path: Path) -> None:
     adapter = MODELS.get("dualgpt-pair-tiny").with_options()
-    adapter.renderer_config(TaskKind.SEQUENCE_CLASSIFICATION, 16)
+    adapter = adapter.for_run(TaskKind.SEQUENCE_CLASSIFICATION, 16)
     feats = [adapter.features(_grey_encoding(n), text=t)
              for n, t in ((3, "a short one"), (7, ("a pair", "of sentences here")))]
     assert set(feats[0]) >= {"pixel_values", "patch_attention_mask", "text_input_ids"}
@@ -332,7 +331,7 @@ def test_xnli_resize_option() -> None:
 
 def test_pixelgpt_text_mode_qa_and_tokens() -> None:
     adapter = MODELS.get("dualgpt-text-tiny").with_options()
-    adapter.renderer_config(TaskKind.QUESTION_ANSWERING, 32)
+    adapter = adapter.for_run(TaskKind.QUESTION_ANSWERING, 32)
     windows = adapter.qa_features("who?", "John Smith lives in New York .", answer_start=0,
                                   answer_text="John Smith")
     batch = adapter.collate(windows)

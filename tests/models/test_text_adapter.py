@@ -44,7 +44,7 @@ def _batch(adapter, head: HeadSpec):
 @pytest.mark.parametrize("name", ["bert-tiny", "gpt2-tiny"])
 @pytest.mark.parametrize("head", [SEQ, TOK, QA], ids=["seqcls", "tokcls", "qa"])
 def test_tiny_text_models_train_and_roundtrip(name: str, head: HeadSpec, tmp_path: Path) -> None:
-    adapter = MODELS.get(name)
+    adapter = MODELS.get(name).for_run(head.kind, 64)
     assert adapter.renderer_config(head.kind, 64) is None
     model = adapter.build(head)
     batch = _batch(adapter, head)
@@ -85,7 +85,7 @@ def test_first_subtoken_labels_and_pair_token_types() -> None:
 
 def test_qa_windows_locate_the_answer() -> None:
     adapter = MODELS.get("bert-tiny")
-    adapter.renderer_config(TaskKind.QUESTION_ANSWERING, 24)
+    adapter = adapter.for_run(TaskKind.QUESTION_ANSWERING, 24)
     windows = adapter.qa_features("who?", CONTEXT * 3, answer_start=20, answer_text="New York",
                                   stride=4)
     assert len(windows) > 1
@@ -95,7 +95,7 @@ def test_qa_windows_locate_the_answer() -> None:
     assert text[w["offset_mapping"][s][0]:w["offset_mapping"][e][1]].lower() == "new york"
     assert all(int(x["start_positions"]) == 0 for x in windows[1:]
                if x["offset_mapping"].max() < 20)
-    adapter.renderer_config(TaskKind.QUESTION_ANSWERING, 512)
+    adapter = adapter.for_run(TaskKind.QUESTION_ANSWERING, 512)
 
 
 def test_bad_input() -> None:
