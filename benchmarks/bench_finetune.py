@@ -34,9 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def majority_baseline(task, data_dir: str, limit: int | None) -> dict[str, float]:
     """Predict the most frequent training label everywhere (per word for tagging tasks; for
     parsing, neighbour attachment with the most frequent relation)."""
+    from pixel_bench.modeling.adapter import TaskKind
+
     train, _ = task.load_split(task.train_split, data_dir, limit)
     dev, _ = task.load_split(task.main_split, data_dir, limit)
-    if task.family == "dependency_parsing":
+    if task.kind == TaskKind.DEPENDENCY_PARSING:
         # no majority class for heads: attach every word to its left neighbour (first word ->
         # root) or to its right neighbour (last word -> root), whichever direction fits the
         # training data better, with the most frequent training relation
@@ -56,7 +58,7 @@ def majority_baseline(task, data_dir: str, limit: int | None) -> dict[str, float
         rel = task.labels.index(top)
         right = score(train, True, rel)["uas"] > score(train, False, rel)["uas"]
         return score(dev, right, rel)
-    if task.family == "token_classification":
+    if task.kind == TaskKind.TOKEN_CLASSIFICATION:
         top = collections.Counter(t for r in train for t in r["labels"]).most_common(1)[0][0]
         return task.metric([[top] * len(r["labels"]) for r in dev], [r["labels"] for r in dev])
     top = collections.Counter(r["label"] for r in train).most_common(1)[0][0]
@@ -114,7 +116,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from pixel_bench.registry import TASKS
-    from pixel_bench.runner import parse_set, run
+    from pixel_bench.recipe import parse_set
+    from pixel_bench.runner import run
 
     extra = parse_set(args.set)
 

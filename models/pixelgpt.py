@@ -88,6 +88,10 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
     def input_kind(self) -> str:  # type: ignore[override]
         return {"pixel": "pixels", "text": "text", "pair": "pair"}[self.mode]
 
+    @property
+    def text_length(self) -> int:
+        return int(self.max_text_length)
+
     def for_run(self, task_kind: TaskKind, max_seq_length: int | None) -> "PixelGPTAdapter":
         """A copy cropping strips to, and truncating tokens at, the recipe's length (GLUE 768,
         XNLI 256); without one, the renderer's 1024 patches."""

@@ -71,6 +71,10 @@ class TextAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, ModelAdap
         return None
 
     # -- rendering: none -------------------------------------------------------------------
+    @property
+    def text_length(self) -> int:
+        return int(self.max_length)
+
     def for_run(self, task_kind: TaskKind, max_seq_length: int | None) -> "TextAdapter":
         """A copy truncating at the recipe's length in tokens (default 512)."""
         bound = super().for_run(task_kind, max_seq_length)

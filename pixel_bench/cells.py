@@ -30,6 +30,7 @@ same experiment. Nothing here imports torch: the report reads :func:`nonstandard
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -167,7 +168,7 @@ def _hub_revision(hub_id: str) -> str | None:
 
 
 def weights_fields(checkpoint: str | None) -> dict[str, Any]:
-    """The ``weights`` identity of what ``runner.resolve_weights`` returned."""
+    """The ``weights`` identity of what ``spec.resolve_weights`` returned."""
     if checkpoint is None:
         return {"init": "random"}
     path = Path(checkpoint)
@@ -199,37 +200,14 @@ class Request:
                 "weights": self.weights, "recipe": self.recipe}
 
 
-def resolve_request(model: str, task_name: str, limit: int | None, overrides: dict[str, Any],
-                    checkpoint: str | None, from_scratch: bool) -> Request:
-    """Recipe, weights and deviations from the standard setup, as prepare() will resolve them
-    (same functions, so the two cannot disagree)."""
-    import copy
-
-    from .paths import checkpoints_dir
-    from .registry import TASKS
-    from .runner import load_recipe, resolve_model, resolve_weights
-
-    task = TASKS.get(task_name)
-    adapter = resolve_model(model)
-    family = adapter.card.family
-    recipe, _source = load_recipe(task, family, copy.deepcopy(overrides))
-    ckpt, how = resolve_weights(adapter, model, checkpoint, from_scratch)
-    base, _ = load_recipe(task, family, None)
-    changed = {k: {"recipe": base.get(k), "used": v} for k, v in sorted(overrides.items())
-               if k not in base or canonical_json(base[k]) != canonical_json(v)}
-    nonstandard: dict[str, Any] = {}
-    if limit is not None:
-        nonstandard["limit"] = int(limit)
-    if changed:
-        nonstandard["overrides"] = changed
-    pretrained = checkpoints_dir() / model.replace("/", "__")
-    has_weights = adapter.card.size != "tiny" or (pretrained.is_dir() and any(
-        pretrained.iterdir()))
-    if ckpt is None and from_scratch and has_weights:
-        nonstandard["from_scratch"] = True
-    return Request(model=model, task=task_name, limit=None if limit is None else int(limit),
-                   overrides=dict(overrides), recipe=copy.deepcopy(recipe), checkpoint=ckpt,
-                   weights_how=how, weights=weights_fields(ckpt), nonstandard=nonstandard)
+def request_of(spec: Any) -> Request:
+    """The identity-relevant view of a :class:`pixel_bench.spec.RunSpec` (resolved once, by the
+    same code prepare() reads, so the two cannot disagree)."""
+    return Request(model=spec.model, task=spec.task_name, limit=spec.limit,
+                   overrides=dict(spec.overrides), recipe=spec.recipe.to_dict(),
+                   checkpoint=spec.checkpoint, weights_how=spec.weights,
+                   weights=weights_fields(spec.checkpoint),
+                   nonstandard=copy.deepcopy(dict(spec.nonstandard)))
 
 
 def prepared_fields(prep: Any) -> dict[str, Any]:
@@ -403,7 +381,7 @@ class Plan:
 
     def resolve_fields(self, prepared: dict[str, Any], prep: Any | None = None) -> None:
         """:meth:`resolve` from ``{"data": ..., "renderer": ...}`` computed elsewhere (the
-        generative family, which has no :class:`~pixel_bench.runner.Prepared`)."""
+        zero-shot tasks, which have no :class:`~pixel_bench.runner.Prepared`)."""
         for cell in self.cells:
             fields = {**self.request.cheap_fields(cell.seed), **prepared}
             cell.identity = make_identity(fields, self.request.nonstandard)
@@ -508,8 +486,9 @@ class Plan:
             "with --results DIR.")
 
 
-def plan_cells(results: Path, request: Request, seeds: Sequence[int], overwrite: bool,
+def plan_cells(results: Path, spec: Any, seeds: Sequence[int], overwrite: bool,
                main: bool = True) -> Plan:
+    request = request_of(spec)
     cells = [inspect_cell(results, request.model, request.task, s, main) for s in seeds]
     plan = Plan(results, request, cells, overwrite, main)
     plan.check_cheap()
@@ -609,9 +588,10 @@ def _recipe_file(task: str, family: str) -> dict[str, Any]:
                 values = data.get(block) if isinstance(data, dict) else None
                 if isinstance(values, dict):
                     out.update(values)
-            out.setdefault("max_steps", 1000)  # as runner.load_recipe
-            out.setdefault("learning_rate", 5e-5)
-            out.setdefault("per_device_train_batch_size", 8)
+            from .recipe import TRAINING_DEFAULTS
+
+            for key, value in TRAINING_DEFAULTS.items():
+                out.setdefault(key, value)
         except (OSError, yaml.YAMLError):
             out = {}
         _RECIPES[(task, family)] = out

@@ -82,6 +82,86 @@ class ResultRecord:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+# -- assembling records (the run loop and zero-shot tasks call these) --------------------------
+def model_info(spec: Any, **extra: Any) -> dict[str, Any]:
+    """The ``model_info`` block: the card's facts and the weights of a :class:`RunSpec`."""
+    card = spec.adapter.card
+    return {"name": spec.model, "family": card.family, "size": card.size,
+            "hub_id": card.hub_id, "attributes": dict(card.attributes),
+            "weights": spec.weights, "checkpoint": spec.checkpoint, **extra}
+
+
+def run_config(spec: Any, **extra: Any) -> dict[str, Any]:
+    """The ``config`` block's common part: the recipe as resolved (never changed by the run)
+    and where each value came from, the data folder, limit and command-line overrides."""
+    return {"recipe": spec.recipe.to_dict(), "recipe_source": dict(spec.recipe.source),
+            "data_dir": spec.data_dir, "limit": spec.limit,
+            "cli_overrides": dict(spec.overrides), **extra}
+
+
+#: counts summed over the splits as well as kept per split
+SUMMED_COUNTS = ("truncated", "words_dropped", "dropped_words", "unknown_glyphs", "windows")
+
+
+def split_counts(splits: dict[str, Any], trained_on: Any = None) -> dict[str, int]:
+    """``<split>.<count>`` for every split, the :data:`SUMMED_COUNTS` totals, and
+    ``train_examples`` (0 when nothing was trained)."""
+    counts: dict[str, int] = {}
+    for split, enc in splits.items():
+        for k, v in enc.counts.items():
+            counts[f"{split}.{k}"] = int(v)
+    for k in SUMMED_COUNTS:
+        if any(k in enc.counts for enc in splits.values()):
+            counts[k] = sum(int(enc.counts.get(k, 0)) for enc in splits.values())
+    counts["train_examples"] = len(trained_on.rows) if trained_on is not None else 0
+    return counts
+
+
+def finetune_record(prep: Any, seed: int, metrics: dict[str, dict[str, float]], ft: Any,
+                    head: Any, timings: dict[str, float], identity: dict[str, Any], *,
+                    parameters: int, newly_initialized: Any = None) -> ResultRecord:
+    """The record of one fine-tuned (or ``max_steps 0``) cell from the prepared run
+    (:class:`pixel_bench.runner.Prepared`), its scores and the training result."""
+    from .provenance import provenance
+
+    spec = prep.spec
+    task = spec.task
+    eval_only = spec.recipe.evaluate_only
+    renderer = prep.renderer
+    config = run_config(
+        spec, train_split=spec.train_split, missing_splits=prep.missing_splits,
+        scored_splits=list(metrics), model_selection_split=None if eval_only else task.main_split,
+        evaluate_only=eval_only, precision=ft.precision,
+        renderer=renderer.name if renderer else None, lengths=prep.lengths(),
+        head=_head_dict(head))
+    if renderer is not None and renderer.note:
+        config["renderer_note"] = renderer.note
+    trained_on = None if eval_only else prep.splits.get(spec.train_split)
+    return ResultRecord(
+        model=spec.model, task=task.name, seed=seed, metrics=metrics,
+        main_metric=task.main_metric, main_split=task.main_split, config=config,
+        model_info=model_info(spec, newly_initialized=newly_initialized, parameters=parameters),
+        provenance=provenance(
+            renderer=prep.render_info, font_sha256=prep.render_info.get("font_sha256"),
+            data={s: {"source": prep.origins.get(s), "fingerprint": e.data_fingerprint,
+                      "examples": len(e.rows)} for s, e in prep.splits.items()}),
+        counts=split_counts(prep.splits, trained_on),
+        timings={k: round(float(v), 3) for k, v in timings.items()}, identity=identity,
+        train={"steps": ft.steps, "max_steps": spec.recipe.max_steps, "evaluate_only": eval_only,
+               "best_step": ft.best_step, "best_metric": ft.best_metric,
+               "early_stopped": ft.early_stopped, "resumed_from_step": ft.resumed_from_step,
+               "train_loss": ft.train_loss, "train_loss_steps": ft.train_loss_steps,
+               "skipped_checkpoints": ft.skipped_checkpoints,
+               "eval_history": [h for h in ft.log_history if any(k.startswith("eval_")
+                                                                 for k in h)]})
+
+
+def _head_dict(head: Any) -> dict[str, Any]:
+    d = asdict(head)
+    d["kind"] = str(getattr(head.kind, "value", head.kind))
+    return d
+
+
 def record_dir(results: Path, model: str, task: str, seed: int) -> Path:
     return Path(results) / _safe(model) / _safe(task) / f"seed-{seed}"
 

@@ -138,7 +138,7 @@ def make_spec(file_values: dict[str, Any] | None = None, **cli: Any) -> SweepSpe
     """File values, then command-line values on top (models, tasks and seeds given on the
     command line replace the file's; ``--set``/``--grid`` keys are added to or replace the
     file's keys). Every value is checked here, before anything runs."""
-    from .runner import parse_set
+    from .recipe import parse_set
 
     merged: dict[str, Any] = dict(file_values or {})
     source = str(merged.pop("source", "command line"))
@@ -245,8 +245,11 @@ def plan(spec: SweepSpec, cells: Sequence[SweepCell] | None = None,
     conflicts: list[str] = []
     logs = spec.sweep_dir() / "logs"
     for (_point, model, task), group in groups.items():
-        request = cellmod.resolve_request(model, task, spec.limit, _overrides_of(spec, group[0]),
-                                          spec.checkpoint, spec.from_scratch)
+        from .spec import resolve_spec
+
+        run_spec = resolve_spec(model, task, None, spec.checkpoint, spec.from_scratch,
+                                spec.limit, _overrides_of(spec, group[0]))
+        request = cellmod.request_of(run_spec)
         found = [cellmod.inspect_cell(group[0].results, model, task, c.seed, main=False)
                  for c in group]
         p = cellmod.Plan(group[0].results, request, found, overwrite=False, main=False)

@@ -81,7 +81,7 @@ def _font_hint(task: Any, recipe: dict[str, Any]) -> dict[str, Any]:
 class UDPosTask(TokenClassificationTask):
     treebank: Treebank | None = None
 
-    def load_split(self, split: str, data_dir=None, limit=None):
+    def load_split(self, split: str, data_dir=None, limit=None, recipe=None):
         return _with_hint(self, super().load_split, split, data_dir, limit)
 
     def render_kwargs(self, recipe: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +92,7 @@ class UDPosTask(TokenClassificationTask):
 class UDParsingTask(DependencyParsingTask):
     treebank: Treebank | None = None
 
-    def load_split(self, split: str, data_dir=None, limit=None):
+    def load_split(self, split: str, data_dir=None, limit=None, recipe=None):
         return _with_hint(self, super().load_split, split, data_dir, limit)
 
     def render_kwargs(self, recipe: dict[str, Any]) -> dict[str, Any]:

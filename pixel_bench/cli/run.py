@@ -81,13 +81,13 @@ def relaunch(n: int, model: str, task: str, seeds: list[int], data_dir, checkpoi
     import os
     import subprocess
 
-    from ..cells import resolve_request
     from ..errors import ConfigError
+    from ..spec import resolve_spec
 
     over = dict(overrides)
     if max_steps is not None:
         over["max_steps"] = int(max_steps)
-    recipe = resolve_request(model, task, limit, over, checkpoint, from_scratch).recipe
+    recipe = resolve_spec(model, task, None, checkpoint, from_scratch, limit, over).recipe
     batch = int(recipe.get("per_device_train_batch_size") or 8)
     if batch % n:
         raise ConfigError(f"--num-processes {n}: the batch {batch} (per_device_train_batch_size "
@@ -163,7 +163,8 @@ def register(app: typer.Typer) -> None:
 
         from ..errors import ConfigError
         from ..quiet import hide_shard_bar
-        from ..runner import parse_set, run as run_cells
+        from ..recipe import parse_set
+        from ..runner import run as run_cells
 
         hide_shard_bar()  # here, not for every command: it imports transformers
 

@@ -1,6 +1,6 @@
 """One generative cell: load the data, generate, OCR, score, write the record.
 
-Called by ``runner.run`` for tasks of the ``generative`` family (no Trainer, zero-shot). The
+Called by ``runner.run`` for zero-shot generative tasks (no Trainer). The
 record is a normal :class:`~pixel_bench.records.ResultRecord`: metrics under the ``test`` split
 (fractions), ``main_metric = accuracy`` (the corrected union), the OCR engines and their
 versions in ``provenance.ocr``, the word list in ``provenance.vocabulary``.
@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,84 +21,55 @@ from ..records import PREDICTIONS_FILE, ResultRecord, atomic_write_text, record_
 
 logger = logging.getLogger("pixel_bench.generative")
 
-#: keys runner.load_recipe adds for fine-tuning; meaningless here unless a user set them
-_TRAINING_DEFAULTS = ("max_steps", "learning_rate", "per_device_train_batch_size")
+#: OCR engines when the recipe names none
+DEFAULT_ENGINES = ("tesseract", "rapidocr")
 
 
-def _recipe(task: Any, adapter: Any, overrides: dict[str, Any] | None
-            ) -> tuple[dict[str, Any], dict[str, str]]:
-    from ..runner import load_recipe
-
-    recipe, source = load_recipe(task, adapter.card.family, overrides)
-    for key in _TRAINING_DEFAULTS:
-        if key not in source:
-            recipe.pop(key, None)
-    steps = recipe.get("max_steps")
-    if steps not in (None, 0):
-        raise ConfigError(f"{task.name} is evaluated zero-shot (no fine-tuning): --max-steps "
-                          f"must be 0 or left out, got {steps}")
-    engines = recipe.get("ocr_engines", ["tesseract", "rapidocr"])
-    if isinstance(engines, str):
-        engines = [e.strip() for e in engines.split(",") if e.strip()]
-    recipe["ocr_engines"] = list(engines)
-    return recipe, source
-
-
-def identity_fields(task: Any, model_name: str, *, data_dir: str | None = None,
-                    checkpoint: str | None = None, from_scratch: bool = False,
-                    limit: int | None = None, overrides: dict[str, Any] | None = None
-                    ) -> dict[str, Any]:
+def identity_fields(spec: Any) -> dict[str, Any]:
     """The ``data`` and ``renderer`` parts of a generative cell's identity
     (:mod:`pixel_bench.cells`), resolved the way :func:`evaluate_cell` resolves them."""
     from ..cells import rows_sha256
-    from ..registry import RENDERERS
-    from ..runner import _renderer_config, resolve_model, resolve_weights
+    from ..spec import choose_renderer
 
-    adapter = resolve_model(model_name)
-    recipe, source = _recipe(task, adapter, overrides)
-    ckpt, _ = resolve_weights(adapter, model_name, checkpoint, from_scratch)
-    rows_all, _origin = task.load_split(task.main_split, data_dir, None, recipe)
-    rows = rows_all[: int(limit)] if limit is not None else rows_all
+    task = spec.task
+    rows_all, _origin = task.load_split(task.main_split, spec.data_dir, None, spec.recipe)
+    rows = rows_all[: spec.limit] if spec.limit is not None else rows_all
     renderer = None
-    if adapter.card.family != "text":  # text baselines generate tokens, nothing is rendered
-        found = _renderer_config(adapter, task, recipe, source, ckpt)
-        if found is not None:
-            name, cfg = found
-            renderer = {"name": name, "settings": cfg.to_dict(),
-                        "font_sha256": cfg.font_sha256(),
-                        "fingerprint": RENDERERS.get(name)(cfg).fingerprint()}
+    if spec.adapter.input_kind != "text":  # text baselines generate tokens, nothing is rendered
+        choice = choose_renderer(spec)
+        if choice is not None:
+            info = choice.info()
+            renderer = {"name": choice.name, "settings": info["settings"],
+                        "font_sha256": info["font_sha256"], "fingerprint": info["fingerprint"]}
     return {"data": {task.main_split: rows_sha256(rows)}, "renderer": renderer}
 
 
-def evaluate_cell(task: Any, model_name: str, seed: int, results: Path, *,
-                  data_dir: str | None = None, checkpoint: str | None = None,
-                  from_scratch: bool = False, limit: int | None = None,
-                  overrides: dict[str, Any] | None = None,
+def evaluate_cell(spec: Any, seed: int, results: Path, *,
                   identity: dict[str, Any] | None = None,
                   save_generations: bool = False) -> Any:
     from transformers import set_seed
 
-    from .. import __version__
     from ..modeling.generation import require_generative
-    from ..runner import (CellOutcome, _renderer_config, git_commit, hardware, library_versions,
-                          resolve_model, resolve_weights)
+    from ..provenance import provenance
+    from ..records import model_info, run_config
+    from ..runner import CellOutcome
+    from ..spec import choose_renderer
     from .decode import pick_device
     from .scoring import aggregate, score_example
     from .vocab import build_vocabulary
 
+    task, adapter, recipe = spec.task, spec.adapter, spec.recipe
+    model_name, ckpt, limit = spec.model, spec.checkpoint, spec.limit
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
-    adapter = resolve_model(model_name)
     gen_adapter = require_generative(adapter)
-    recipe, source = _recipe(task, adapter, overrides)
     save = save_generations  # an output option, not part of the experiment (nor its identity)
-    ckpt, weights = resolve_weights(adapter, model_name, checkpoint, from_scratch)
     cell = record_dir(results, model_name, task.name, seed)
     cell.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
     split = task.main_split
-    rows_all, origin = task.load_split(split, data_dir, None, recipe)
+    rows_all, origin = task.load_split(split, spec.data_dir, None, recipe)
     rows = rows_all[: int(limit)] if limit is not None else rows_all
     vocab, vocab_info = build_vocabulary(rows_all, bool(recipe.get("vocabulary_wordfreq", True)))
     timings["load_data_s"] = time.perf_counter() - t0
@@ -108,7 +78,7 @@ def evaluate_cell(task: Any, model_name: str, seed: int, results: Path, *,
     device = pick_device(recipe.get("device"))
     t0 = time.perf_counter()
     generator = gen_adapter.build_generator(ckpt, from_scratch=ckpt is None, device=device,
-                                            options={**recipe, "seed": seed})
+                                            options={**recipe.to_dict(), "seed": seed})
     timings["build_model_s"] = time.perf_counter() - t0
     batch = int(recipe.get("generation_batch_size", 16))
     counts: dict[str, int] = {"examples": len(rows)}
@@ -132,15 +102,14 @@ def evaluate_cell(task: Any, model_name: str, seed: int, results: Path, *,
         from .ocr import make_engines, prepare
         from .prompts import render_prompts, render_word, to_grey_u8
 
-        engines = make_engines(recipe["ocr_engines"], int(recipe.get("tesseract_psm", 3)))
+        engines = make_engines(list(recipe.get("ocr_engines", DEFAULT_ENGINES)),
+                               int(recipe.get("tesseract_psm", 3)))
         ocr_info = {e.name: e.version() for e in engines}
-        renderer = _renderer_config(adapter, task, recipe, source, ckpt)
-        if renderer is None:
+        choice = choose_renderer(spec)
+        if choice is None:
             raise ConfigError(f"{model_name}: a pixel generator needs a renderer")
-        r_name, r_cfg = renderer
-        rend = RENDERERS.get(r_name)(r_cfg)
-        render_info = {"renderer": r_name, "settings": r_cfg.to_dict(),
-                       "fingerprint": rend.fingerprint(), "font_sha256": r_cfg.font_sha256()}
+        rend = RENDERERS.get(choice.name)(choice.config)
+        render_info = choice.info()
         t0 = time.perf_counter()
         space = int(recipe.get("space_px", 3))
         prompts = render_prompts([r["prompt"] for r in rows], adapter, rend, generator.block,
@@ -220,27 +189,18 @@ def evaluate_cell(task: Any, model_name: str, seed: int, results: Path, *,
         return CellOutcome(model_name, task.name, seed, "done (worker)")
     atomic_write_text(cell / PREDICTIONS_FILE, "\n".join(pred_lines) + ("\n" if pred_lines else ""))
     timings["total_s"] = time.perf_counter() - t_all
-    model_params = _parameters(generator)
     record = ResultRecord(
         model=model_name, task=task.name, seed=seed, metrics={split: metrics},
         main_metric=task.main_metric, main_split=split,
-        config={"recipe": recipe, "recipe_source": source, "data_dir": data_dir,
-                "limit": limit, "cli_overrides": overrides or {}, "zero_shot": True,
-                "renderer": render_info.get("renderer"), "device": device,
-                "generation": {"kind": generator.kind, **extra},
-                "pixar_scorer": task.pixar_scorer, "save_generations": save},
-        model_info={"name": model_name, "family": adapter.card.family,
-                    "size": adapter.card.size, "hub_id": adapter.card.hub_id,
-                    "attributes": adapter.card.attributes, "weights": weights,
-                    "checkpoint": ckpt, "parameters": model_params},
-        provenance={"pixel_bench_version": __version__, "git_commit": git_commit(),
-                    "libraries": library_versions(), "hardware": hardware(),
-                    "renderer": render_info, "font_sha256": render_info.get("font_sha256"),
-                    "ocr": ocr_info, "vocabulary": vocab_info,
-                    "data": {split: {"source": origin, "examples": len(rows),
-                                     "examples_in_file": len(rows_all)}},
-                    "command": " ".join(sys.argv) if sys.argv else None,
-                    "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        config=run_config(spec, zero_shot=True, renderer=render_info.get("renderer"),
+                          device=device, generation={"kind": generator.kind, **extra},
+                          pixar_scorer=task.pixar_scorer, save_generations=save),
+        model_info=model_info(spec, parameters=_parameters(generator)),
+        provenance=provenance(renderer=render_info,
+                              font_sha256=render_info.get("font_sha256"), ocr=ocr_info,
+                              vocabulary=vocab_info,
+                              data={split: {"source": origin, "examples": len(rows),
+                                            "examples_in_file": len(rows_all)}}),
         counts=counts, timings={k: round(float(v), 3) for k, v in timings.items()},
         train={"steps": 0, "zero_shot": True}, identity=identity or {})
     path = write_record(record, results)

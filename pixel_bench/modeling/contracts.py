@@ -30,6 +30,11 @@ class TextInputAdapter(ABC):
     """Mixin: the model reads tokens (alone, ``input_kind == "text"``, or beside the rendering,
     ``input_kind == "pair"``)."""
 
+    @property
+    @abstractmethod
+    def text_length(self) -> int:
+        """Tokens kept per example (the run's ``max_seq_length`` for text input)."""
+
     @abstractmethod
     def text_features(self, text: str | tuple[str, str] | list[str], label: Any = None, *,
                       word_labels: Any = None) -> dict[str, np.ndarray]:
@@ -41,6 +46,17 @@ class TextInputAdapter(ABC):
         from ..errors import ConfigError
 
         raise ConfigError(f"{type(self).__name__} reads no image+text pairs")
+
+
+def require_text_input(adapter: Any) -> TextInputAdapter:
+    """``adapter`` as a TextInputAdapter, or a ConfigError naming it (nothing was rendered for a
+    model that cannot read tokens)."""
+    if isinstance(adapter, TextInputAdapter):
+        return adapter
+    from ..errors import ConfigError
+
+    raise ConfigError(f"{adapter.card.name} has no renderer and reads no tokens "
+                      "(TextInputAdapter)")
 
 
 class QAInputAdapter(ABC):

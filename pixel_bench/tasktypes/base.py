@@ -3,13 +3,18 @@ to the trainer, and the scoring protocol."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..data.io import DataSource, find_split_file, load_hub
 from ..errors import DataError, SplitNotFoundError
 from ..modeling.adapter import HeadSpec, ModelAdapter, TaskKind
+from ..modeling.contracts import TextInputAdapter
+
+if TYPE_CHECKING:
+    from ..spec import RunSpec
 
 
 @dataclass
@@ -20,7 +25,7 @@ class EncodedSplit:
     rows: list[dict[str, Any]]  # the examples as read
     dataset: "FeatureDataset"
     counts: dict[str, int] = field(default_factory=dict)  # examples, truncated, words dropped...
-    meta: dict[str, Any] = field(default_factory=dict)  # family-specific (QA windows, label idx)
+    meta: dict[str, Any] = field(default_factory=dict)  # task-type specific (QA windows, label idx)
     data_fingerprint: str = ""
 
 
@@ -45,7 +50,7 @@ class FeatureDataset:
 class Task:
     """A task: where its data are, how to read them, which labels and metric.
 
-    Task plug-ins (``tasks/*.py``) instantiate one of the family subclasses and register it in
+    Task plug-ins (``tasks/*.py``) instantiate one of the task-type subclasses and register it in
     :data:`pixel_bench.registry.TASKS`.
     """
 
@@ -62,7 +67,8 @@ class Task:
     greater_is_better: bool = True
 
     kind: TaskKind = TaskKind.SEQUENCE_CLASSIFICATION
-    family: str = "base"
+    #: batch fields holding the labels (the Trainer keeps them out of the model's inputs)
+    label_names: tuple[str, ...] = ("labels",)
 
     # -- data -------------------------------------------------------------------------------
     @property
@@ -70,8 +76,10 @@ class Task:
         return self.eval_splits[0]
 
     def load_split(self, split: str, data_dir: str | Path | None = None,
-                   limit: int | None = None) -> tuple[list[dict[str, Any]], str]:
-        """Rows of ``split`` and where they came from (a file path or ``hub:<id>``)."""
+                   limit: int | None = None, recipe: Mapping[str, Any] | None = None
+                   ) -> tuple[list[dict[str, Any]], str]:
+        """Rows of ``split`` and where they came from (a file path or ``hub:<id>``). ``recipe``
+        is for task types whose readers take options from it."""
         if data_dir is not None:
             path = find_split_file(data_dir, self.source, split)
             if path is None:
@@ -95,7 +103,7 @@ class Task:
         return rows, origin
 
     # -- model -------------------------------------------------------------------------------
-    def head_spec(self, recipe: dict[str, Any]) -> HeadSpec:
+    def head_spec(self, recipe: Mapping[str, Any]) -> HeadSpec:
         n = len(self.labels) if self.labels else 1
         return HeadSpec(kind=self.kind, num_labels=n,
                         pooling=str(recipe.get("pooling", "mean")),
@@ -104,17 +112,23 @@ class Task:
                         id2label=dict(enumerate(self.labels)) if self.labels else None,
                         problem_type=None if self.labels else "regression")
 
-    def render_kwargs(self, recipe: dict[str, Any]) -> dict[str, Any]:
+    def render_kwargs(self, recipe: Mapping[str, Any]) -> dict[str, Any]:
         return {}
 
-    # -- family hooks ------------------------------------------------------------------------
+    def score_options(self, recipe: Mapping[str, Any]) -> dict[str, Any]:
+        """Keyword arguments for :meth:`score` taken from the recipe (QA: n-best size...)."""
+        return {}
+
+    # -- task type hooks ---------------------------------------------------------------------
     def render_inputs(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
         raise NotImplementedError
 
     def encode(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
-               rendered: Any, max_seq_length: int, renderer_name: str | None,
-               renderer_config: Any = None, recipe: dict[str, Any] | None = None,
+               rendered: Any, render_patches: int, renderer_name: str | None,
+               renderer_config: Any = None, recipe: Mapping[str, Any] | None = None,
                ) -> EncodedSplit:
+        """Features of one split: ``rendered`` holds the renderings (None for text models),
+        ``render_patches`` the strip length they were rendered at."""
         raise NotImplementedError
 
     def score(self, split: EncodedSplit, predictions: Any) -> tuple[dict[str, float],
@@ -124,14 +138,36 @@ class Task:
         raise NotImplementedError
 
 
+class ZeroShotTask(ABC):
+    """Mixin: a task evaluated without fine-tuning (no rendering cache, no Trainer). The run
+    loop hands it the resolved spec, under the same cell lock and identity rules."""
+
+    def check_recipe(self, recipe: Mapping[str, Any]) -> None:
+        """Raise ConfigError for recipe values that make no sense without training."""
+
+    @abstractmethod
+    def identity_fields(self, spec: "RunSpec") -> dict[str, Any]:
+        """The ``data`` and ``renderer`` parts of a cell's identity (see pixel_bench.cells)."""
+
+    @abstractmethod
+    def evaluate(self, spec: "RunSpec", seed: int, results: Path, *,
+                 identity: dict[str, Any] | None = None, save_generations: bool = False) -> Any:
+        """Evaluate one seed and write its record; returns a runner.CellOutcome."""
+
+
 def model_features(adapter: ModelAdapter, encoding: Any, text: Any) -> dict[str, Any]:
-    """Features of one example. Text-reading models (text baselines, PixelGPT text/pair modes)
-    get the raw text too."""
-    if encoding is None:
-        return adapter.text_features(text)  # type: ignore[attr-defined]
-    if getattr(adapter, "needs_text", False):
-        return adapter.features(encoding, text=text)  # type: ignore[call-arg]
-    return adapter.features(encoding)
+    """Features of one example by the adapter's declared ``input_kind``: the rendering, the
+    raw text (text baselines, PixelGPT's -text variants) or both (-pair variants)."""
+    kind = adapter.input_kind
+    if kind == "pixels":
+        if encoding is None:
+            raise DataError(f"{adapter.card.name} reads pixels but nothing was rendered")
+        return adapter.features(encoding)
+    if not isinstance(adapter, TextInputAdapter):
+        raise DataError(f"{adapter.card.name}: input_kind {kind!r} needs a TextInputAdapter")
+    if kind == "text":
+        return adapter.text_features(text)
+    return adapter.pair_features(encoding, text)
 
 
 def rendered_counts(rendered: Any, n: int) -> dict[str, int]:

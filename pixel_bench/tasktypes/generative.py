@@ -1,7 +1,8 @@
 """Generative tasks (LAMBADA, bAbI): zero-shot, no fine-tuning, no Trainer.
 
-``pixel-bench run`` hands a task of this family to :meth:`GenerativeTask.evaluate` (one branch in
-``runner.run``, under the same cell lock and identity rules as fine-tuning), which generates, reads the pixels back with OCR, scores and writes the normal
+``pixel-bench run`` hands a :class:`~pixel_bench.tasktypes.base.ZeroShotTask` to its
+:meth:`GenerativeTask.evaluate` with the resolved spec (under the same cell lock and identity
+rules as fine-tuning), which generates, reads the pixels back with OCR, scores and writes the normal
 result record (:mod:`pixel_bench.generative.evaluate`). The reader gets recipe options by name
 (``reader_options``), e.g. bAbI's ``babi_questions``.
 """
@@ -10,16 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..data.io import find_split_file
 from ..errors import ConfigError, DataError
-from .base import Task
+from .base import Task, ZeroShotTask
+
+if TYPE_CHECKING:
+    from ..spec import RunSpec
 
 
 @dataclass
-class GenerativeTask(Task):
-    family: str = "generative"
+class GenerativeTask(ZeroShotTask, Task):
     eval_splits: tuple[str, ...] = ("test",)
     train_split: str = "test"  # nothing is trained; kept so generic code finds a split name
     #: PIXAR notebook scorer whose figure is stored as ``accuracy_pixar`` (scoring.py)
@@ -30,7 +33,7 @@ class GenerativeTask(Task):
     reader_options: tuple[tuple[str, str], ...] = ()
 
     def load_split(self, split: str, data_dir: str | Path | None = None,
-                   limit: int | None = None, recipe: dict[str, Any] | None = None
+                   limit: int | None = None, recipe: Mapping[str, Any] | None = None
                    ) -> tuple[list[dict[str, Any]], str]:
         if data_dir is None:
             raise DataError(f"{self.name}: pass --data-dir with {self.source.name}'s files "
@@ -50,17 +53,25 @@ class GenerativeTask(Task):
             rows = rows[: int(limit)]
         return rows, str(path)
 
-    def identity_fields(self, model: str, **kwargs: Any) -> dict[str, Any]:
+    def check_recipe(self, recipe: Mapping[str, Any]) -> None:
+        steps = recipe.get("max_steps")
+        if steps not in (None, 0):
+            raise ConfigError(f"{self.name} is evaluated zero-shot (no fine-tuning): --max-steps "
+                              f"must be 0 or left out, got {steps}")
+
+    def identity_fields(self, spec: "RunSpec") -> dict[str, Any]:
         """``data`` and ``renderer`` of the cell identity (see pixel_bench.cells)."""
         from ..generative.evaluate import identity_fields
 
-        return identity_fields(self, model, **kwargs)
+        return identity_fields(spec)
 
-    def evaluate(self, model: str, seed: int, results: Path, **kwargs: Any) -> Any:
+    def evaluate(self, spec: "RunSpec", seed: int, results: Path, *,
+                 identity: dict[str, Any] | None = None, save_generations: bool = False) -> Any:
         """Generate, OCR, score and write one record (see pixel_bench.generative.evaluate)."""
         from ..generative.evaluate import evaluate_cell
 
-        return evaluate_cell(self, model, seed, results, **kwargs)
+        return evaluate_cell(spec, seed, results, identity=identity,
+                             save_generations=save_generations)
 
     # the fine-tuning hooks do not apply
     def render_inputs(self, rows: Sequence[dict[str, Any]]) -> list[Any]:

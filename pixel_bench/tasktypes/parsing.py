@@ -12,7 +12,7 @@ Words are rendered in word mode; features per sentence (PIXEL's
 PIXEL quirk, reproduced by default (``parsing_unrendered_words: score``): labels are kept for words
 that did not fit on the canvas. Their word vectors are zero, they are trained on and they count
 in UAS/LAS. ``parsing_unrendered_words: drop`` masks them out of training and scoring instead (as
-the token-classification family does); the record counts them either way
+the token-classification task type does); the record counts them either way
 (``words_unrendered``).
 
 Metrics (PIXEL's ``compute_metrics``): over every labelled word, punctuation included,
@@ -23,7 +23,7 @@ UAS = share of words with the right head, LAS = share with the right head and re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -73,13 +73,12 @@ def parsing_features(word_starts: Sequence[int], heads: Sequence[int], rel_ids: 
 @dataclass
 class DependencyParsingTask(Task):
     kind: TaskKind = TaskKind.DEPENDENCY_PARSING
-    family: str = "dependency_parsing"
     main_metric: str = "las"
 
     #: the batch fields that are labels (the run loop passes them to the Trainer)
     label_names: tuple[str, ...] = ("arc_labels", "rel_labels")
 
-    def head_spec(self, recipe: dict[str, Any]) -> HeadSpec:
+    def head_spec(self, recipe: Mapping[str, Any]) -> HeadSpec:
         assert self.labels is not None
         return HeadSpec(kind=self.kind, num_labels=len(self.labels), dropout=recipe.get("dropout"),
                         id2label=dict(enumerate(self.labels)))
@@ -88,8 +87,8 @@ class DependencyParsingTask(Task):
         return [list(r["words"]) for r in rows]
 
     def encode(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
-               rendered: Any, max_seq_length: int, renderer_name: str | None,
-               renderer_config: Any = None, recipe: dict[str, Any] | None = None,
+               rendered: Any, render_patches: int, renderer_name: str | None,
+               renderer_config: Any = None, recipe: Mapping[str, Any] | None = None,
                ) -> EncodedSplit:
         if rendered is None or adapter.card.family != "pixel":
             raise ConfigError(f"{self.name}: dependency parsing has PIXEL's biaffine head only; "
@@ -100,7 +99,7 @@ class DependencyParsingTask(Task):
                               f"{mode!r}")
         assert self.labels is not None
         index = {lab: i for i, lab in enumerate(self.labels)}
-        L = adapter.num_positions(max_seq_length)
+        L = adapter.num_positions(render_patches)
         cached: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         unrendered = total = beyond = 0
         for i, row in enumerate(rows):

@@ -23,12 +23,13 @@ back to characters through the offsets. PIXEL additionally trims partial words a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..metrics import squad_metrics
+from ..modeling.contracts import QAInputAdapter
 from ..modeling.adapter import ModelAdapter, TaskKind
 from .base import EncodedSplit, FeatureDataset, Task, rendered_counts
 
@@ -138,15 +139,21 @@ class QuestionAnsweringTask(Task):
     """SQuAD-style extractive QA over rendered windows."""
 
     kind: TaskKind = TaskKind.QUESTION_ANSWERING
-    family: str = "question_answering"
     main_metric: str = "f1"
+    label_names: tuple[str, ...] = ("start_positions", "end_positions")
 
-    def head_spec(self, recipe: dict[str, Any]):
+    def score_options(self, recipe: Mapping[str, Any]) -> dict[str, Any]:
+        """n-best search settings of PIXEL's SQuAD post-processing."""
+        return {"n_best": int(recipe.get("n_best_size", 20)),
+                "max_answer_length": int(recipe.get("max_answer_length", 30)),
+                "trim": bool(recipe.get("qa_trim_partial_words", True))}
+
+    def head_spec(self, recipe: Mapping[str, Any]):
         from ..modeling.adapter import HeadSpec
 
         return HeadSpec(kind=self.kind, num_labels=2, dropout=recipe.get("dropout"))
 
-    def render_kwargs(self, recipe: dict[str, Any]) -> dict[str, Any]:
+    def render_kwargs(self, recipe: Mapping[str, Any]) -> dict[str, Any]:
         L = int(recipe.get("max_seq_length", 400))
         q, stride = int(recipe.get("question_max_length", 128)), int(recipe.get("doc_stride", 160))
         if stride >= L - q - 2:
@@ -161,13 +168,13 @@ class QuestionAnsweringTask(Task):
         return [(r["question"].strip(), r["context"].strip()) for r in rows]
 
     def encode(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
-               rendered: Any, max_seq_length: int, renderer_name: str | None,
-               renderer_config: Any = None, recipe: dict[str, Any] | None = None,
+               rendered: Any, render_patches: int, renderer_name: str | None,
+               renderer_config: Any = None, recipe: Mapping[str, Any] | None = None,
                ) -> EncodedSplit:
         if rendered is None:
             return self._encode_tokens(name, rows, adapter, recipe or {})
         ppp = int(getattr(renderer_config, "pixels_per_patch", 16))
-        n_pos = adapter.num_positions(max_seq_length)
+        n_pos = adapter.num_positions(render_patches)
         no_answer = n_pos
         windows: list[tuple[int, int]] = []  # (example, window-in-example)
         spans_of: list[dict[int, tuple[int, int]]] = []
@@ -211,11 +218,12 @@ class QuestionAnsweringTask(Task):
                             counts=counts, meta={"windows": windows, "spans": spans_of})
 
     def _encode_tokens(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
-                       recipe: dict[str, Any]) -> EncodedSplit:
+                       recipe: Mapping[str, Any]) -> EncodedSplit:
         """Text-token models: the tokenizer's own sliding windows and offsets (HF's recipe);
         the same n-best search then runs over tokens instead of patches."""
-        if not hasattr(adapter, "qa_features"):
-            raise ConfigError(f"{adapter.card.name} has neither a renderer nor qa_features")
+        if not isinstance(adapter, QAInputAdapter):
+            raise ConfigError(f"{adapter.card.name} has neither a renderer nor QA windows from "
+                              "tokens (QAInputAdapter)")
         stride = int(recipe.get("doc_stride", 128))
         feats: list[dict[str, Any]] = []
         windows: list[tuple[int, int]] = []

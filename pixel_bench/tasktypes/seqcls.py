@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -18,7 +18,6 @@ class SequenceClassificationTask(Task):
 
     metric: Callable[[Sequence, Sequence], dict[str, float]] | None = None
     kind: TaskKind = TaskKind.SEQUENCE_CLASSIFICATION
-    family: str = "sequence_classification"
 
     @property
     def regression(self) -> bool:
@@ -28,8 +27,8 @@ class SequenceClassificationTask(Task):
         return [r["text"] for r in rows]
 
     def encode(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
-               rendered: Any, max_seq_length: int, renderer_name: str | None,
-               renderer_config: Any = None, recipe: dict[str, Any] | None = None,
+               rendered: Any, render_patches: int, renderer_name: str | None,
+               renderer_config: Any = None, recipe: Mapping[str, Any] | None = None,
                ) -> EncodedSplit:
         regression = self.regression
 

@@ -10,11 +10,12 @@ predictions alike, as PIXEL's scripts do (they only warn); here they are counted
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import DataError
+from ..modeling.contracts import require_text_input
 from ..modeling.adapter import ModelAdapter, TaskKind
 from .base import EncodedSplit, FeatureDataset, Task, rendered_counts
 
@@ -57,7 +58,6 @@ class TokenClassificationTask(Task):
 
     metric: Callable[[Any, Any], dict[str, float]] | None = None
     kind: TaskKind = TaskKind.TOKEN_CLASSIFICATION
-    family: str = "token_classification"
 
     def render_inputs(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
         return [list(r["words"]) for r in rows]
@@ -72,10 +72,11 @@ class TokenClassificationTask(Task):
                             f"({', '.join(self.labels)})") from None
 
     def encode(self, name: str, rows: list[dict[str, Any]], adapter: ModelAdapter,
-               rendered: Any, max_seq_length: int, renderer_name: str | None,
-               renderer_config: Any = None, recipe: dict[str, Any] | None = None,
+               rendered: Any, render_patches: int, renderer_name: str | None,
+               renderer_config: Any = None, recipe: Mapping[str, Any] | None = None,
                ) -> EncodedSplit:
-        n_pos = adapter.num_positions(max_seq_length)
+        n_pos = adapter.num_positions(render_patches)
+        reader = require_text_input(adapter) if rendered is None else None
         word_at: list[list[int]] = []
         dropped = 0
         total = 0
@@ -84,7 +85,7 @@ class TokenClassificationTask(Task):
             ids = self.label_ids(row)
             total += len(ids)
             if rendered is None:  # text models label the first sub-token of each word
-                feats = adapter.text_features(list(row["words"]), word_labels=ids)  # type: ignore[attr-defined]
+                feats = reader.text_features(list(row["words"]), word_labels=ids)
                 k = int((feats["labels"] != IGNORE).sum())
                 word_at.append(list(range(k)))
                 dropped += len(ids) - k
@@ -99,9 +100,9 @@ class TokenClassificationTask(Task):
 
         def item(i: int) -> dict[str, Any]:
             row = rows[i]
-            if rendered is None:
-                return dict(adapter.text_features(list(row["words"]),  # type: ignore[attr-defined]
-                                                  word_labels=self.label_ids(row)))
+            if reader is not None:
+                return dict(reader.text_features(list(row["words"]),
+                                                 word_labels=self.label_ids(row)))
             feats = dict(adapter.features(rendered[i]))
             feats["labels"] = label_cache[i]
             return feats

@@ -189,8 +189,8 @@ def test_pixel_run_uses_checkpoint_font(fonts: Path, data_dir: Path, tmp_path: P
     assert (ckpt / "PixeloidSans.ttf").is_file()
 
     prep = _prepare("pixel-tiny", data_dir, ckpt)
-    name, cfg = prep.renderer
-    assert prep.weights == "--checkpoint" and prep.checkpoint == str(ckpt)
+    name, cfg = prep.renderer.name, prep.renderer.config
+    assert prep.spec.weights == "--checkpoint" and prep.spec.checkpoint == str(ckpt)
     assert name == "pygame"  # rte.yaml's PIXEL renderer; the backend still follows the recipe
     assert cfg.text_renderer_type == "PyGameTextRenderer"
     assert Path(cfg.font_file) == ckpt / "PixeloidSans.ttf" and cfg.font_size == 9
@@ -198,7 +198,7 @@ def test_pixel_run_uses_checkpoint_font(fonts: Path, data_dir: Path, tmp_path: P
     assert prep.render_info["font_sha256"] == file_sha256(font)
 
     base = _prepare("pixel-tiny", data_dir, None)  # no checkpoint: the stand-in font
-    assert Path(base.renderer[1].font_file).name == "NotoSans-Regular.ttf"
+    assert Path(base.renderer.config.font_file).name == "NotoSans-Regular.ttf"
     assert base.render_info["font_sha256"] != prep.render_info["font_sha256"]
     # the renderings themselves differ (a different cache entry, different pixels)
     assert base.render_info["cache_entries"] != prep.render_info["cache_entries"]
@@ -223,12 +223,12 @@ def test_thesis_pixar_run_uses_checkpoint_font(fonts: Path, data_dir: Path,
     # rte.yaml asks thesis PIXAR for pygame: the runner falls back to the model's own renderer,
     # which must still be the checkpoint's
     prep = _prepare("pixar-tiny", data_dir, ckpt)
-    name, cfg = prep.renderer
+    name, cfg = prep.renderer.name, prep.renderer.config
     assert name == "binary" and cfg.binary and cfg.pixels_per_patch == 8
     assert Path(cfg.font_file) == ckpt / "PixeloidMono.ttf" and cfg.max_seq_length == 32
     assert prep.render_info["font_sha256"] == file_sha256(font)
-    assert "renderer_note" in prep.recipe
+    assert "cannot read it" in prep.renderer.note and "renderer_note" not in prep.spec.recipe
 
     base = _prepare("pixar-tiny", data_dir, None)
-    assert Path(base.renderer[1].font_file).name == "PixeloidSans.ttf"
+    assert Path(base.renderer.config.font_file).name == "PixeloidSans.ttf"
     assert base.render_info["font_sha256"] != prep.render_info["font_sha256"]

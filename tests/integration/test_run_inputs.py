@@ -391,7 +391,7 @@ def test_text_load_report_left_to_pixel_bench(tmp_path: Path, monkeypatch, verbo
 
 
 def test_text_dir_that_does_not_exist(tmp_path: Path) -> None:
-    from pixel_bench.runner import resolve_model
+    from pixel_bench.spec import resolve_model
 
     with pytest.raises(CheckpointError, match="no such directory"):
         resolve_model(f"text:{tmp_path}/nope")

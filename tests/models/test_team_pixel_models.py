@@ -45,12 +45,10 @@ def test_small_layout_from_scratch_with_parsing_head() -> None:
 
 
 def test_recipe_renderer_falls_back_to_the_bigrams_models_own() -> None:
-    from pixel_bench.registry import TASKS
-    from pixel_bench.runner import _renderer_config, load_recipe
+    from pixel_bench.spec import choose_renderer, resolve_spec
 
-    task = TASKS.get("pos-ko_gsd")
-    adapter = MODELS.get("pixel-m4")
-    recipe, source = load_recipe(task, "pixel")
-    assert recipe["renderer"] == "pangocairo"  # pos.yaml
-    name, _ = _renderer_config(adapter, task, recipe, source, None)
-    assert name == "pangocairo-bigrams" and "pixel-m4" in recipe["renderer_note"]
+    spec = resolve_spec("pixel-m4", "pos-ko_gsd", from_scratch=True)
+    assert spec.recipe["renderer"] == "pangocairo"  # pos.yaml
+    choice = choose_renderer(spec)
+    assert choice.name == "pangocairo-bigrams" and "pixel-m4" in choice.note
+    assert "renderer_note" not in spec.recipe  # the recipe is never written to

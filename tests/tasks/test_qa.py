@@ -98,8 +98,7 @@ def test_text_model_windows_map_back() -> None:
     from pixel_bench.registry import MODELS, TASKS
 
     task = TASKS.get("squad")
-    adapter = MODELS.get("bert-tiny")
-    adapter.renderer_config(task.kind, max_seq_length=48)
+    adapter = MODELS.get("bert-tiny").for_run(task.kind, 48)
     rows = [{"id": "q1", "question": "Who won?", "context": " " + CONTEXT,
              "answers": {"text": [ANSWER], "answer_start": [1 + CONTEXT.index(ANSWER)]}}]
     split = task.encode("validation", rows, adapter, None, 48, None,

@@ -98,13 +98,12 @@ def test_run_does_not_fall_back_on_an_unsafe_checkpoint_config(tmp_path: Path, f
     for it; a checkpoint config pointing outside its folder is no such case: it stops at once,
     without the misleading "recipe renderer not usable" warning."""
     from pixel_bench.errors import UnsafePathError
-    from pixel_bench.registry import MODELS, TASKS
-    from pixel_bench.runner import _renderer_config
+    from pixel_bench.spec import choose_renderer, resolve_spec
 
     ckpt = _checkpoint(tmp_path / "ckpt", str(font))  # absolute, outside
-    recipe = {"renderer": "binary", "max_seq_length": 64}  # pos.yaml's block for PIXAR-2024
-    with caplog.at_level("WARNING", logger="pixel_bench.runner"):
+    spec = resolve_spec("pixar2024-tiny", "pos", checkpoint=str(ckpt))
+    assert spec.recipe.source["renderer"] == "pos.yaml:pixar2024"
+    with caplog.at_level("WARNING", logger="pixel_bench.spec"):
         with pytest.raises(UnsafePathError, match="points outside the checkpoint folder"):
-            _renderer_config(MODELS.get("pixar2024-tiny"), TASKS.get("pos"), recipe,
-                             {"renderer": "pos.yaml:pixar2024"}, str(ckpt))
-    assert "not usable" not in caplog.text and "renderer_note" not in recipe
+            choose_renderer(spec)
+    assert "not usable" not in caplog.text

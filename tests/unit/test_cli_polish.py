@@ -115,7 +115,7 @@ def test_warmup_longer_than_the_run_is_warned(monkeypatch, tmp_path):
 def test_download_hints_name_the_installed_hf_cli(monkeypatch):
     scripts = {e.name for e in importlib.metadata.entry_points(group="console_scripts")}
     assert "hf" in scripts  # huggingface_hub ships it; `huggingface-cli` is gone
-    from pixel_bench.runner import _hub_weights
+    from pixel_bench.spec import _hub_weights
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(CheckpointError, match="`hf download Team-PIXEL/no-such --local-dir DIR`"):

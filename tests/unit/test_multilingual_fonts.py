@@ -59,15 +59,18 @@ def test_doctor_reports_glyphs_per_script() -> None:
 
 
 def test_recipe_fallback_fonts_dir_reaches_the_renderer(tmp_path: Path) -> None:
-    from pixel_bench.runner import _with_fallback_fonts
+    from pixel_bench.spec import choose_renderer, resolve_spec
 
-    cfg = default_config("pangocairo")
-    assert _with_fallback_fonts(("pangocairo", cfg), {}) == ("pangocairo", cfg)
-    name, out = _with_fallback_fonts(("pangocairo", cfg), {"fallback_fonts_dir": str(tmp_path)})
-    assert name == "pangocairo" and out.fallback_fonts_dir == str(tmp_path.resolve())
+    plain = choose_renderer(resolve_spec("pixel-tiny", "pos"))
+    assert plain.name == "pangocairo" and not plain.config.fallback_fonts_dir
+    out = choose_renderer(resolve_spec("pixel-tiny", "pos",
+                                       overrides={"fallback_fonts_dir": str(tmp_path)}))
+    assert out.name == "pangocairo" and out.config.fallback_fonts_dir == str(tmp_path.resolve())
     with pytest.raises(ConfigError, match="not found"):
-        _with_fallback_fonts(("pangocairo", cfg), {"fallback_fonts_dir": str(tmp_path / "nope")})
-    assert _with_fallback_fonts(None, {"fallback_fonts_dir": "x"}) is None
+        choose_renderer(resolve_spec("pixel-tiny", "pos",
+                                     overrides={"fallback_fonts_dir": str(tmp_path / "nope")}))
+    assert choose_renderer(resolve_spec("bert-tiny", "pos",
+                                        overrides={"fallback_fonts_dir": "x"})) is None
 
 
 def test_system_font_packages_are_part_of_the_cache_fingerprint(monkeypatch) -> None:
