@@ -34,7 +34,7 @@ from pixel_bench.registry import MODELS
 
 logger = logging.getLogger("pixel_bench.models.pixel")
 
-#: PIXEL's renderer settings (anchors §1.1); the font is resolved separately
+#: PIXEL's renderer settings (pixel-base's text_renderer_config.json); font resolved separately
 PIXEL_RENDERER = dict(font_size=8, dpi=120, pixels_per_patch=16, max_seq_length=529, pad_size=3,
                       rgb=False)
 RENDERER_TYPES = {"pangocairo": "PangoCairoTextRenderer", "pygame": "PyGameTextRenderer",
@@ -194,7 +194,7 @@ class PixelAdapter(PretrainingAdapter, ModelAdapter):
 
     def pretraining_mask_generator(self, num_positions: int, mask_ratio: float = 0.25):
         """PIXEL's span-masking generator (:mod:`pixel_bench.modeling.masking`) with
-        pixel-base's parameters (anchors §2.1)."""
+        pixel-base's parameters (see that module)."""
         import math
 
         from pixel_bench.modeling.masking import SpanMaskingGenerator

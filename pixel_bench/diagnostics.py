@@ -3,8 +3,8 @@
 Each check returns a :class:`Check` row and never raises: a missing library or tool becomes a
 ``missing`` row with the reason. The golden render fixtures were made with pango 1.50.12,
 cairo 1.16.0, HarfBuzz 6.0.0, FreeType 2.12.1, fontconfig 2.14.1 (290 fonts visible) and pygame
-2.6.1 with its bundled FreeType 2.12.1; other versions shift pixels (golden README §2), which the
-table flags as ``warn``.
+2.6.1 with its bundled FreeType 2.12.1; other versions shift pixels (docs/rendering.md, "System
+requirements"; the april-tools/pixar README says the same), which the table flags as ``warn``.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ One task per language, ``masakhaner-<lang>`` (amh hau ibo kin lug luo pcm swa wo
 ``<lang>/{train,dev,test}.txt[.gz]`` (space-separated ``WORD TAG``, IOB2, blank line between
 sentences); ``--data-dir`` is the language folder, the ``masakhaner/`` folder or the shared data
 folder. Amharic: PIXEL was evaluated before the 2023-07-27 revision of the Amharic files
-(shared/data/README.md), so ``masakhaner-amh`` reads ``amh/pre-2023-07-27/`` when that folder is
-there (``masakhaner-amh-2023`` reads the revised files).
+(masakhane-io/masakhane-ner commits 84fb98fc and b5762715 changed ``data/amh/``), so
+``masakhaner-amh`` reads ``amh/pre-2023-07-27/`` when that folder is there (``masakhaner-amh-2023``
+reads the revised files).
 """
 
 from __future__ import annotations

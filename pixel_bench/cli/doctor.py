@@ -1,7 +1,8 @@
 """``pixel-bench doctor``: which rendering and training components this machine has.
 
 Every probe is guarded: a missing library is a red row, never a crash. The renderers' pixels
-depend on exact library versions (golden README §2), so the versions are printed in full.
+depend on exact library versions (docs/rendering.md, "System requirements"), so the versions are
+printed in full.
 """
 
 from __future__ import annotations

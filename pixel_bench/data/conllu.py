@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 from ..errors import DataError
 from .io import iter_lines
 
-#: UPOS in PIXEL's fixed order (anchors §3.1)
+#: UPOS in PIXEL's fixed order (xplip/pixel scripts/training/run_pos.py)
 UPOS_LABELS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
                "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"]
 

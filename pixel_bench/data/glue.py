@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from ..errors import DataError
 from .io import iter_lines
 
-# PIXEL's ``glue_strip_spaces`` (anchors §3.1): plain string replacements, applied in this order,
+# PIXEL's ``glue_strip_spaces`` (xplip/pixel src/pixel/utils/misc.py): plain replacements, in order,
 # so e.g. ``it 's`` -> ``it's`` and ``( a )`` -> ``(a)``. Naive on purpose (kept faithful): quotes
 # lose the space on both sides regardless of whether they open or close.
 _STRIP_RULES: tuple[tuple[str, str], ...] = (

@@ -1,7 +1,7 @@
 """Universal Dependencies treebanks: the catalogue PIXEL evaluates on, and the parsing reader.
 
-PIXEL (Rust et al., ICLR 2023) reports POS and dependency parsing on UD v2.10 for nine
-treebanks (anchors §3; shared/data/README.md "Universal Dependencies treebanks used by PIXEL").
+PIXEL (Rust et al., ICLR 2023, arXiv:2207.06991) reports POS and dependency parsing on UD v2.10
+for nine treebanks (its ``scripts/training/run_pos.py`` / ``run_ud.py`` read them).
 Each is a task pair ``pos-<code>`` / ``parsing-<code>`` (``<code>`` = the UD file prefix, e.g.
 ``ko_gsd``); ``--data-dir`` may be the treebank folder itself (``UD_Korean-GSD``), the ``ud/``
 folder that holds it, or the shared data folder.

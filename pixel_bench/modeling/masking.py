@@ -1,8 +1,9 @@
 """Patch masking for pixel-model pretraining: PIXEL's span masking, random masking, no masking.
 
 Used by PIXEL's MAE pretraining and by the thesis PIXAR encoder (whose §3.2.1 "follow[s] the
-practice of PIXEL"). Written from the description of PIXEL's ``masking.SpanMaskingGenerator``
-(anchors §2.1); parameters for pixel-base: ``num_patches=529``,
+practice of PIXEL", docs/models-pixar.md). Written from the description of PIXEL's
+``SpanMaskingGenerator`` (``src/pixel/models/masking.py`` of github.com/xplip/pixel); parameters
+for pixel-base (its ``configs/models/scratch_noto_span0.25-dropout.json``): ``num_patches=529``,
 ``num_masking_patches=ceil(0.25*529)=133``, ``max_span_length=6``,
 ``cumulative_span_weights=[0.2, 0.4, 0.6, 0.8, 0.9, 1.0]``, ``spacing="span"``.
 

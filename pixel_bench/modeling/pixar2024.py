@@ -1,6 +1,8 @@
 """PIXAR 2024 (``april-tools/pixar``): a decoder-only LLaMA over binary 8x16 pixel patches.
 
-Faithful to ``LatentPixel/modeling/llama.py`` (anchors §2.3, golden README §6):
+Faithful to ``LatentPixel/modeling/llama.py`` of the repository above
+(``LlamaForPatchCausalInference``, ``LatentLlama.forward_loss``,
+``LlamaForPatchSequenceClassification``):
 
 * trunk = ``transformers.LlamaModel`` with ``embed_tokens`` deleted; ``in_proj`` Conv2d(C -> H,
   kernel (8, 16), stride 16, no bias) turns the ``[B, 1, 8, W]`` strip into W/16 positions;

@@ -1,6 +1,7 @@
 """PixelGPT / MonoGPT / DualGPT (``ernie-research/pixelgpt``, checkpoints ``baidu/*``).
 
-A LLaMA decoder that reads rendered text as 16x16 patches, text tokens, or both (anchors §2.2):
+A LLaMA decoder that reads rendered text as 16x16 patches, text tokens, or both
+(``src/ernie_pixel/modeling_ernie_pixel.py`` and ``patch_embed.py`` of the repository above):
 
 * :class:`PixelGPTModel` is a ``transformers.LlamaModel`` plus ``embed_patches`` (Conv2d 16x16 with
   bias, then a LayerNorm with the default eps 1e-5). Pair mode concatenates ``[patches ; tokens]``
@@ -10,7 +11,8 @@ A LLaMA decoder that reads rendered text as 16x16 patches, text tokens, or both 
   picked by the original's index rules (see :func:`pooled_index`).
 * :class:`PixelGPTForCausalLM`: ``lm_token_head`` + ``lm_pixel_head``; next-patch MSE on
   per-patch-normalised targets and next-token CE. The original's pair mode crashes (its forward
-  never passes ``patch_attention_mask`` on, golden README §5); ours works and sums both losses.
+  never passes ``patch_attention_mask`` on: ``ErniePixelForCausalLM.forward``); ours works and sums
+  both losses.
 * Token classification and QA heads (linear layers over the hidden states) are pixel-bench
   additions: the original has none.
 
@@ -184,7 +186,7 @@ class _PixelGPTBase(nn.Module):
 def pooled_index(*, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
                  n_patch_positions: int | None, pad_token_id: int | None,
                  fix_unpadded_pair: bool = False) -> torch.Tensor:
-    """Position whose logits the classifier uses (the original's rules, golden README §5):
+    """Position whose logits the classifier uses (``ErniePixelForSequenceClassification.forward``):
 
     * pixel only: ``attention_mask.sum - 1``: the black EOS patch;
     * text only: first ``pad_token_id`` position - 1; a row without padding gives

@@ -5,7 +5,7 @@ PIXEL registers its font with ``manimpango.register_font`` (an application font 
 (id 1). We do the same with a five-line cffi binding to the system ``libfontconfig`` (the very
 library instance Pango uses), then tell Pango's default font map that the configuration changed.
 
-That last call fixes the original's registration-order bug (golden README §7 quirk 1): without
+That last call fixes the original's registration-order bug (docs/rendering.md quirk 1): without
 it, a font registered after the first layout was drawn is silently ignored and Pango falls back to
 another family. With it, renderers of different fonts can live in one process.
 """

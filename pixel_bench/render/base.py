@@ -287,7 +287,7 @@ class TextRenderer:
     def from_pretrained(cls, path: str | Path, **overrides: Any) -> "TextRenderer":
         return cls(RendererConfig.from_file(path, **overrides))
 
-    # -- geometry shared by PIXEL's renderers (anchors §1.2) ----------------------------------
+    # -- geometry shared by PIXEL's renderers (xplip/pixel src/pixel/data/rendering/) ---------
     @property
     def pixels_per_patch(self) -> int:
         return self.config.pixels_per_patch

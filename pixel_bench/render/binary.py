@@ -2,8 +2,8 @@
 
 april-tools/pixar renders with PIXEL's PangoCairo renderer (dpi 80, font size 8 -> 8.89 px,
 8-px patches, 720 patches) and binarises the grey strip in ``TGraph``: tile to 3 channels,
-``> 127.5 -> 255``, ``/ 255``, mean over channels, ``> 0.5`` (golden README §3.3). The result is
-``1 = white background, 0 = ink or black EOS/separator patch``. Model positions are
+``> 127.5 -> 255``, ``/ 255``, mean over channels, ``> 0.5`` (``LatentPixel/text_graph.py``).
+The result is ``1 = white background, 0 = ink or black EOS/separator patch``. Model positions are
 ``patch_len`` renderer patches wide, so ``tgraph_num_text_patches = ceil((n + 1) / patch_len)``
 (text + EOS) and the attention mask has ``max_seq_length / patch_len`` positions.
 
@@ -26,9 +26,10 @@ from .pangocairo import PangoCairoTextRenderer
 
 PIXAR_FONT = "PixeloidSans.ttf"
 
-#: Layout presets. ``pixar2024``: ``DEFAULT_BINARY_RENDERING`` of april-tools/pixar (anchors
-#: §1.7). ``thesis``: the 2023 MSc thesis (§1.8): 8x8 patches, one channel, 529 patches (width
-#: 4232 px as its §3.1 says); the thesis does not give dpi/size, so PIXAR's 80/8 are used.
+#: Layout presets. ``pixar2024``: ``DEFAULT_BINARY_RENDERING`` in ``LatentPixel/__init__.py`` of
+#: github.com/april-tools/pixar. ``thesis``: the 2023 MSc thesis (docs/models-pixar.md): 8x8
+#: patches, one channel, 529 patches (width 4232 px, its §3.1); it gives no dpi/size, so PIXAR's
+#: 80/8 are used.
 LAYOUTS: dict[str, dict[str, Any]] = {
     "pixar2024": dict(dpi=80, font_size=8, pixels_per_patch=8, max_seq_length=720, pad_size=3,
                       rgb=False, binary=True, patch_len=2),

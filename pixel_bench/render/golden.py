@@ -1,8 +1,8 @@
 """Golden render fixtures: run a case, flatten an Encoding to the golden key scheme, compare.
 
-The fixtures (``shared/golden/render/*.npz``, README §3) store, per case ``<id>``, the arrays
-``<id>/pixel_values``, ``<id>/num_text_patches``, ``<id>/sep_patches``, ``<id>/attention_mask``,
-``<id>/word_starts``, ``<id>/offset_mapping``, ``<id>/num_overflow``,
+The fixtures (``shared/golden/render/*.npz``, read at test time) store, per case ``<id>``, the
+arrays ``<id>/pixel_values``, ``<id>/num_text_patches``, ``<id>/sep_patches``,
+``<id>/attention_mask``, ``<id>/word_starts``, ``<id>/offset_mapping``, ``<id>/num_overflow``,
 ``<id>/overflow/<k>/<field>`` and renderer extras (``<id>/binary``, ...). A field the renderer
 returned as ``None`` is absent. This module is shared by the golden tests and by
 ``pixel-bench render --cases FILE.json --out FILE.npz``; keep the signatures stable.
@@ -39,7 +39,7 @@ def load_cases(path: str | Path) -> list[dict[str, Any]]:
 
 
 def render_case(renderer: TextRenderer, case: Mapping[str, Any]) -> Encoding:
-    """Call ``renderer`` the way the reference did for ``case`` (README §3.1).
+    """Call ``renderer`` the way the reference did for ``case``.
 
     sentence -> ``str``; pair -> ``tuple``; words -> ``list``; qa -> ``tuple`` plus ``kwargs``.
     """
@@ -63,7 +63,7 @@ def render_case(renderer: TextRenderer, case: Mapping[str, Any]) -> Encoding:
 
 def encoding_to_arrays(case_id: str, enc: Encoding, max_seq_length: int | None = None
                        ) -> dict[str, np.ndarray]:
-    """Flatten ``enc`` into the golden key scheme (``<case_id>/<field>``, README §3.2).
+    """Flatten ``enc`` into the golden key scheme (``<case_id>/<field>``, see the module docstring).
 
     ``attention_mask`` is taken from the Encoding, or rebuilt PIXEL's way when it is None
     (``max_seq_length`` then defaults to the strip width / height).
@@ -178,7 +178,7 @@ def _short(a: np.ndarray) -> str:
     return f"array{a.shape} {a.dtype}"
 
 
-# -- where bit-identity can be expected (golden README §1-2) -----------------------------------
+# -- where bit-identity can be expected (docs/rendering.md, "System requirements") -----------
 REFERENCE_PANGO = "1.50."
 REFERENCE_CAIRO = "1.16."
 #: cases whose glyphs come from Pango's fallback to the *system* fonts (fonts-noto-core)

@@ -3,17 +3,18 @@
 Bit-identical to PIXEL's ``PangoCairoTextRenderer`` on Debian 12 (pango 1.50, cairo 1.16, the
 system fonts of ``fonts-noto-core``); see docs/rendering.md and the golden tests.
 
-Geometry (anchors §1.2-1.3): one row ``pixels_per_patch`` high, text at x = 2, vertical position
-``pp/2 - h/2 - 2`` with h the Pango *logical* height, widths are logical widths, every black patch
-(separator, EOS) starts at the next patch boundary at least 2 px after the text and is clamped to
-the last patch. Images are ``255 - A8`` (grey) or BGRx -> RGB (``rgb=True``).
+Geometry (``src/pixel/data/rendering/pangocairo_renderer.py`` of github.com/xplip/pixel): one row
+``pixels_per_patch`` high, text at x = 2, vertical position ``pp/2 - h/2 - 2`` with h the Pango
+*logical* height, widths are logical widths, every black patch (separator, EOS) starts at the next
+patch boundary at least 2 px after the text and is clamped to the last patch. Images are
+``255 - A8`` (grey) or BGRx -> RGB (``rgb=True``).
 
 Reproduced quirks of the original (each with the option that fixes it, where it is a plain bug):
 
 * ``text_a_max_length`` draws text A truncated, but places the separator, the text-A part of the
   offset mapping's blank-patch test, and the overflow copy region from the *untruncated* width
-  (golden README §7 quirk 2). ``text_a_truncation="fixed"`` uses the truncated width throughout and
-  a binary search that always returns the longest prefix that fits.
+  (quirk 2 of docs/rendering.md). ``text_a_truncation="fixed"`` uses the truncated width
+  throughout and a binary search that always returns the longest prefix that fits.
 * Overflow encodings' ``sep_patches`` are the original list plus the new EOS (quirk 3).
 * Offset mappings: a text that runs past the canvas, or whose end leaves less than 2 px before the
   next patch, gets its last two entries merged and a ``(-1, -1)`` "inserted blank patch"; the

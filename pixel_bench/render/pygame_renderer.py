@@ -1,7 +1,8 @@
 """PIXEL's PyGame renderer (``pygame.freetype``), bit-identical to the reference on pygame 2.6.1.
 
 PIXEL pre-rendered its pretraining corpora with this renderer and PixelGPT uses it for all of
-its data, so its quirks are kept on purpose (anchors §1.4, parity notes §2):
+its data, so its quirks are kept on purpose (``src/pixel/data/rendering/pygame_renderer.py`` of
+github.com/xplip/pixel; docs/cache.md):
 
 * sentences and pairs are placed by their *ink box*: ``rect.midleft = (x, pp/2)``, so the
   baseline moves with the content, and widths are ink widths, not advances;

@@ -1,5 +1,5 @@
 """Extractive QA (SQuAD): PIXEL's sliding-window pair rendering, start/end patch labels and
-n-best span search over patches (anchors §3.1).
+n-best span search over patches (xplip/pixel ``run_qa.py``, ``utils/question_answering.py``).
 
 Rendering: ``(question, context)`` pairs, both ``.strip()``-ed, with ``text_a_max_length``
 (question patches), ``stride`` (patches of context repeated between windows),

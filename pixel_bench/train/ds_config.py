@@ -1,10 +1,11 @@
 """DeepSpeed configuration: load a JSON (default ``models/deepspeed/zero2.json``), fill its
 ``"auto"`` values from the command line, and validate it before any process starts.
 
-The thesis PIXAR was trained with the HF Trainer + DeepSpeed ZeRO stage 2 (§3.5.2); the shipped
-JSON is the Trainer-style ZeRO-2 file. ``"auto"`` keys are filled exactly as the HF integration
-does (micro batch, accumulation, global batch, clipping, bf16/fp16); an explicit value that
-contradicts the command line is an error, not silently overridden.
+The thesis PIXAR was trained with the HF Trainer + DeepSpeed ZeRO stage 2 (§3.5.2; see
+docs/models-pixar.md); the shipped JSON is the Trainer-style ZeRO-2 file. ``"auto"`` keys are
+filled exactly as the HF integration does (micro batch, accumulation, global batch, clipping,
+bf16/fp16); an explicit value that contradicts the command line is an error, not silently
+overridden.
 
 Validation uses ``deepspeed.runtime.config.DeepSpeedConfig(dict)``, which needs no process group.
 """

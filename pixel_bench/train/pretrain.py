@@ -9,7 +9,7 @@ drawn in the data workers from a per-example seed), and ``save_pretrained``.
 
 Optimisation follows thesis table A.1 / §3.3: AdamW (weight decay 0.05 on weights, not on biases
 or norms, as the HF Trainer does), linear warmup then cosine decay to ``min_lr`` (1e-5; the table's
-"0.05" is taken as a typo, anchors §4.4), peak 1.5e-4, gradient accumulation and clipping, bf16
+"0.05" is a typo: docs/models-pixar.md), peak 1.5e-4, gradient accumulation and clipping, bf16
 (CPU/GPU) or fp16 (GPU).
 
 Checkpoints (``<output>/checkpoints/step-NNNNNNN/``) are written beside the previous one; only

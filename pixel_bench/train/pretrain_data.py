@@ -1,7 +1,8 @@
 """Streaming pretraining corpus: text lines -> canvas-filling rendered examples.
 
 PIXEL prerendered its corpora by packing **consecutive non-empty lines of one document** into an
-example until the rendered width would reach the canvas minus two patches (anchors §4.1): every
+example until the rendered width would reach the canvas minus two patches (xplip/pixel
+``scripts/data/prerendering/prerender_bookcorpus.py``): every
 line is rendered on its own to measure it (``num_text_patches · pixels_per_patch``); when
 ``width + line_width >= max_pixels_len - 2·pixels_per_patch`` the block so far is joined with
 spaces and rendered as one example and the line starts the next block. A document's last block

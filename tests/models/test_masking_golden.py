@@ -1,6 +1,6 @@
 """Span-masking draw parity: SpanMaskingGenerator reproduces the PIXEL-tiny golden
-``pretrain/patch_mask`` rows (golden README §4: ``random.seed(s)``, s = 0, 100, 200, then the
-reference generator called with ``num_text_patches + 1`` = 6, 16, 9)."""
+``pretrain/patch_mask`` rows (drawn by the fixture maker after ``random.seed(s)``, s = 0, 100, 200,
+with the reference generator called with ``num_text_patches + 1`` = 6, 16, 9)."""
 
 from __future__ import annotations
 

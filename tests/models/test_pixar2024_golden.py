@@ -1,7 +1,7 @@
 """Golden parity: PIXAR2024-tiny (april-tools/pixar, transformers 4.34.1) through OUR loader.
 
-Every stored output key of ``golden/models/pixar2024-tiny/cases.npz`` is recomputed (golden
-README §6); the reference used eager attention, so both eager and SDPA are checked.
+Every stored output key of ``golden/models/pixar2024-tiny/cases.npz`` is recomputed; the
+reference used eager attention (its config sets no ``flash``), so both eager and SDPA are checked.
 """
 
 from __future__ import annotations

@@ -348,7 +348,7 @@ def test_checkpoint_errors(tmp_path, pixeloid):
         ad.build(HeadSpec(TaskKind.SEQUENCE_CLASSIFICATION), max_seq_length=600)
     with pytest.raises(ConfigError, match="masking"):
         variant_config("pixar", tiny=True, masking="blocks")
-    # no CLS: the model refuses cls pooling, the adapter falls back to mean (thesis §4.4)
+    # no CLS: the model refuses cls pooling, the adapter falls back to mean (docs/models-pixar.md)
     from pixel_bench.modeling.pixar import PixarForSequenceClassification
 
     with pytest.raises(ConfigError, match="CLS"):

@@ -1,5 +1,5 @@
 """PIXEL-tiny golden parity: every key of shared/golden/models/pixel-tiny/cases.npz within
-atol 1e-5 (README §2), single-threaded as the fixtures were made."""
+atol 1e-5, single-threaded as the fixtures were made."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Golden parity: PixelGPT-tiny (ernie-research/pixelgpt, transformers 4.36.2) through OUR loader.
 
 Every stored key of ``golden/models/pixelgpt-tiny/cases.npz`` is recomputed: un-suffixed keys
-with SDPA attention, ``*_eager`` keys with eager attention (golden README §5).
+with SDPA attention, ``*_eager`` keys with eager attention (the fixtures store both).
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def test_backbone_loads_into_classifier_with_new_score(golden: Path) -> None:
 
 
 def test_pair_causal_lm_works_unlike_the_original(golden: Path) -> None:
-    """The original crashes here (golden README §5); ours sums the two losses."""
+    """The original crashes here (``ErniePixelForCausalLM.forward`` drops ``patch_attention_mask``);
+    ours sums the two losses."""
     root = golden / "models" / "pixelgpt-tiny"
     d = np.load(root / "cases.npz")
     t = {k[len("inputs/"):]: torch.from_numpy(d[k]) for k in d.files if k.startswith("inputs/")}

@@ -250,7 +250,7 @@ def test_two_processes_deepspeed_zero2_bf16(tmp_path: Path, corpus: Path):
 
 
 def test_init_from_a_pixel_checkpoint_initialises_the_encoder(tmp_path: Path, corpus: Path):
-    """Thesis §3.5.1: the PIXAR encoder starts from PIXEL's weights (--init-from)."""
+    """Thesis §3.5.1 (docs/models-pixar.md): the PIXAR encoder starts from PIXEL's weights."""
     torch = pytest.importorskip("torch")
     from pixel_bench.registry import MODELS
     from pixel_bench.train.pretrain import Trainer, validate

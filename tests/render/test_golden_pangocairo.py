@@ -95,7 +95,7 @@ def test_no_extra_fields(font, renderers, golden_files):
 
 
 def test_fonts_registered_after_a_render_are_used(fonts: Path, golden: Path):
-    """Golden README quirk 1: a font registered after the first layout was drawn used to be
+    """Quirk 1 of docs/rendering.md: a font registered after the first layout was drawn used to be
     ignored (Pango fell back to the other font). Fresh process: render with Noto, only then
     build the Pixeloid renderer; both must match their golden files."""
     problem = reference_system_problem()

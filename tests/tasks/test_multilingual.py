@@ -60,7 +60,7 @@ def test_generic_pos_and_parsing_read_any_ud_folder(data: Path) -> None:
 # -- readers on the real treebanks --------------------------------------------------------------
 def test_parsing_reader_skips_multiword_tokens_coptic(data: Path) -> None:
     rows = read_conllu_parsing(data / "ud/UD_Coptic-Scriptorium/cop_scriptorium-ud-dev.conllu.gz")
-    # shared/data/README.md (= stats.xml): 381 sentences, 10,961 syntactic words
+    # UD_Coptic-Scriptorium r2.10 stats.xml: 381 sentences, 10,961 syntactic words
     assert len(rows) == 381 and sum(len(r["words"]) for r in rows) == 10961
     for r in rows[:50]:
         n = len(r["words"])
@@ -105,7 +105,7 @@ def test_masakhaner_reads_every_language_and_old_amharic(data: Path) -> None:
     _, origin = TASKS.get("masakhaner-amh-2023").load_split("train", data, limit=1)
     assert "pre-2023-07-27" not in origin
     rows, _ = TASKS.get("masakhaner-hau").load_split("train", data / "masakhaner" / "hau")
-    assert len(rows) == 1912  # shared/data/README.md
+    assert len(rows) == 1912  # MasakhaNER 1.0 hau train (the Hugging Face masakhaner card)
 
 
 # -- parsing features and scores (hand-made) ---------------------------------------------------

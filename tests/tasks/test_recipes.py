@@ -1,4 +1,5 @@
-"""Recipes: every task has one, blocks merge defaults <- family <- --set, values from anchors."""
+"""Recipes: every task has one, blocks merge defaults <- family <- --set, values from the originals'
+recipes (tasks/recipes/README.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Configuration and named variants of the thesis PIXAR (Liao 2023, MSc, Edinburgh).
+"""Configuration and named variants of the thesis PIXAR (Liao 2023, MSc, Edinburgh; not public:
+docs/models-pixar.md records what its sections and tables say).
 
 ``PixarConfig`` (``model_type "pixar-thesis"``) holds the encoder (ViT), the decoder (GPT-2 style
 with cross-attention), the patch geometry (8x8, one channel, 529 patches: thesis §3.1), the

@@ -1,5 +1,5 @@
 """Loading thesis-PIXAR checkpoints (ours) and initialising the encoder from PIXEL (thesis §2.4:
-"initialised from the latest PIXEL-base checkpoint").
+"initialised from the latest PIXEL-base checkpoint"; docs/models-pixar.md).
 
 Key rules for :func:`load_pixar` (checkpoints written by ``save_pretrained``):
 

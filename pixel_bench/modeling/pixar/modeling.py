@@ -1,5 +1,6 @@
 """Thesis PIXAR networks: ViT encoder over unmasked 8x8 patches + GPT-2 decoder with
-cross-attention, patch-wise next-patch prediction with focal loss (thesis §3.2-3.3, Table A.1).
+cross-attention, patch-wise next-patch prediction with focal loss (thesis §3.2-3.3, Table A.1;
+the sections quoted below are recorded in docs/models-pixar.md).
 
 Layout (one strip ``[B, 1, 8, 8N]``, 1 = white):
 

@@ -11,7 +11,8 @@ from transformers import PretrainedConfig
 from ...errors import CheckpointError
 from ...io_utils import read_json
 
-#: model_type strings a PIXEL ``config.json`` may carry (anchors §2.1 / §5)
+#: model_type strings a PIXEL ``config.json`` may carry: ``pixel`` (pixel-base), ``vit_mae`` (its
+#: first Hub commit), ``vit`` (the fine-tuned heads, which use transformers' ``ViTConfig``)
 ACCEPTED_MODEL_TYPES = ("pixel", "vit_mae", "vit")
 
 #: keys of OUR saved configs that the originals keep as constructor arguments only

@@ -1,5 +1,6 @@
 """PIXEL's fine-tuning heads: sequence classification (with its pooling head), token
-classification and extractive QA (anchors §2.1). Parameter names follow the original checkpoints
+classification and extractive QA (xplip/pixel ``src/pixel/models/pixel/modeling_pixel.py`` and
+``src/pixel/models/pooling.py``). Parameter names follow the original checkpoints
 (``pooler.linear``, ``pooler.ln``, ``pooler.pooling.pooler.*`` for PMA, ``vit.pooler.dense`` for
 CLS pooling, ``classifier``, ``qa_outputs``).
 """

@@ -1,5 +1,5 @@
 """PIXEL's dependency-parsing head, ``PIXELForBiaffineParsing`` (xplip/pixel ``modeling_pixel.py``
-and ``biaffine.py``), re-implemented from its description (anchors §2.1, PIXEL's source read).
+and ``biaffine.py``), re-implemented from a description of that source.
 
 * Word vectors: the patch outputs (CLS dropped, dropout applied) are **mean-pooled over each
   word's patches**, i.e. from ``word_starts[j]`` up to (not including) ``word_starts[j+1]``; a word

@@ -1,4 +1,5 @@
-"""PIXEL's fixed 2-D sin-cos position table and its length adaptation (anchors §2.1, fact 2).
+"""PIXEL's fixed 2-D sin-cos position table and its length adaptation (xplip/pixel
+``src/pixel/utils/modeling.py`` ``resize_model_embeddings``; docs/models-pixel.md).
 
 The table is built for a √N×√N grid in raster order and applied to a 1×N strip, so patch i gets
 grid cell (i // √N, i % √N). Shorter tasks keep the first L+1 rows; longer ones resample the grid

@@ -1,4 +1,5 @@
-"""PIXEL's masked-autoencoder pretraining model (anchors §2.1, §4.1).
+"""PIXEL's masked-autoencoder pretraining model (``PIXELForPreTraining`` in xplip/pixel
+``src/pixel/models/pixel/modeling_pixel.py``; loss as in ``scripts/training/run_pretraining.py``).
 
 Encoder ``vit``: patches + frozen sin-cos positions, then MAE-style per-sample shuffling keeps
 ``int(L · (1 − mask_ratio))`` patches (``patch_mask`` from the span-masking generator, or random
