@@ -269,7 +269,9 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
 
     # -- networks --------------------------------------------------------------------------
     def num_positions(self, max_seq_length: int) -> int:
-        return max_seq_length
+        """Sequence classification renders 1024 patches and crops them to the recipe's length,
+        so the model sees at most ``crop_patches`` positions."""
+        return min(int(max_seq_length), int(self.crop_patches))
 
     def build(self, head: HeadSpec, checkpoint: str | Path | None = None,
               from_scratch: bool = False, max_seq_length: int | None = None,

@@ -271,21 +271,25 @@ _ALPHABET = [chr(c) for c in range(32, 127)]
 
 
 def tiny_tokenizer(kind: str = "wordpiece") -> Any:
-    """A small fast tokenizer trained in milliseconds on :data:`TINY_CORPUS`, covering every
-    printable ASCII character: ``wordpiece`` (BERT-style, [CLS] a [SEP] b [SEP], token types) or
-    ``bpe`` (GPT-2-style byte-level BPE, ``<|endoftext|>`` = EOS = pad, prefix space)."""
+    """A small fast tokenizer built in milliseconds from :data:`TINY_CORPUS`, covering every
+    printable ASCII character, the same in every process: ``wordpiece`` (BERT-style, [CLS] a
+    [SEP] b [SEP], token types; a fixed vocabulary) or ``bpe`` (GPT-2-style byte-level BPE
+    trained on the corpus, ``<|endoftext|>`` = EOS = pad, prefix space)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from tokenizers import trainers
     from transformers import PreTrainedTokenizerFast
 
     if kind == "wordpiece":
+        # A fixed vocabulary (specials, every character alone and as ``##`` continuation, the
+        # corpus words), not WordPieceTrainer: its tie-breaking differs from process to process,
+        # so the same tiny run gave different token ids, and different losses, in each process.
         specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        chars = sorted({c.lower() for c in _ALPHABET} - {" "})
+        words = sorted({w.lower() for line in TINY_CORPUS for w in line.split()} - set(chars))
+        vocab = specials + chars + ["##" + c for c in chars] + words
+        tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
         tok.normalizer = normalizers.BertNormalizer(lowercase=True)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.train_from_iterator(TINY_CORPUS, trainers.WordPieceTrainer(
-            vocab_size=300, special_tokens=specials, initial_alphabet=_ALPHABET,
-            show_progress=False))  # its bar prints empty lines into a plain run's output
         cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
