@@ -97,7 +97,8 @@ def test_layout_default_and_default_config_agree() -> None:
         cls = RENDERERS.get(name)
         _same(default_config(name), cls.layout(cls.DEFAULT_LAYOUT))
         _same(cls.layout(), cls.layout(cls.DEFAULT_LAYOUT))
-    _same(default_config("binary", "thesis", font_file=None), RENDERERS.get("binary").layout("thesis"))
+    _same(default_config("binary", "thesis", font_file=None),
+          RENDERERS.get("binary").layout("thesis"))
 
 
 def test_unknown_layout_or_setting_names_the_close_match() -> None:
