@@ -43,10 +43,12 @@ from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, Mod
                                           stack_features)
 from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
+from pixel_bench.render.binary import BinaryTextRenderer
 
 logger = logging.getLogger("pixel_bench.models.pixar")
 
-THESIS_PATCHES = 529  # §3.1: W = 4232 px = 529 patches of 8x8
+#: §3.1: W = 4232 px = 529 patches of 8x8 (the binary renderer's "thesis" layout)
+THESIS_PATCHES = BinaryTextRenderer.LAYOUTS["thesis"]["max_seq_length"]
 PIXEL_MODEL_TYPES = ("pixel", "vit_mae", "vit")
 
 # Table 4.3 rows (kept here as plain data so `ls models` never imports torch)

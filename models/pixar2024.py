@@ -26,11 +26,10 @@ from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, Mod
                                           checkpoint_renderer, head_overrides, stack_features)
 from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
+from pixel_bench.render.binary import BinaryTextRenderer
 
-BINARY_RENDERER = dict(font_size=8, dpi=80, pixels_per_patch=8, max_seq_length=720, pad_size=3,
-                       rgb=False, binary=True, patch_len=2,
-                       text_renderer_type="PangoCairoTextRenderer")
-PIXAR_FONT = "PixeloidSans.ttf"  # the scripts call it PixeloidSans-mLxMm.ttf (same family)
+#: ``DEFAULT_BINARY_RENDERING``: the binary renderer's "pixar2024" layout
+BINARY_RENDERER = BinaryTextRenderer.LAYOUTS["pixar2024"]
 
 #: the golden pixar2024-tiny layout
 TINY_CONFIG = dict(vocab_size=32, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -75,11 +74,9 @@ class Pixar2024Adapter(GenerativeAdapter, PretrainingAdapter, ModelAdapter):
                                   f" patch_len {own.patch_len}) cannot feed PIXAR-2024 (8 px "
                                   f"patches, patch_len {self.patch_len})")
             return "binary", own
-        from pixel_bench.fonts import resolve_font
-        from pixel_bench.render import RendererConfig
-
-        return "binary", RendererConfig(font_file=str(resolve_font(PIXAR_FONT)),
-                                        **{**BINARY_RENDERER, "max_seq_length": int(length)})
+        return "binary", BinaryTextRenderer.layout(
+            "pixar2024", max_seq_length=int(length),
+            text_renderer_type=BinaryTextRenderer.text_renderer_type)
 
     def features(self, encoding: Any) -> dict[str, np.ndarray]:
         extras = encoding.extras or {}

@@ -31,17 +31,22 @@ from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, Mod
                                           encoding_attention_mask, head_overrides,
                                           stack_features)
 from pixel_bench.registry import MODELS
+from pixel_bench.render.bigrams import BigramsTextRenderer
+from pixel_bench.render.pangocairo import PangoCairoTextRenderer
+from pixel_bench.render.pygame_renderer import PyGameTextRenderer
 
 logger = logging.getLogger("pixel_bench.models.pixel")
 
-#: PIXEL's renderer settings (pixel-base's text_renderer_config.json); font resolved separately
-PIXEL_RENDERER = dict(font_size=8, dpi=120, pixels_per_patch=16, max_seq_length=529, pad_size=3,
-                      rgb=False)
-RENDERER_TYPES = {"pangocairo": "PangoCairoTextRenderer", "pygame": "PyGameTextRenderer",
-                  "pangocairo-bigrams": "PangoCairoBigramsRenderer"}
+#: the renderers a PIXEL model reads; their facts (``LAYOUTS``, ``text_renderer_type``) live on
+#: the classes
+RENDERER_CLASSES = {"pangocairo": PangoCairoTextRenderer, "pygame": PyGameTextRenderer,
+                    "pangocairo-bigrams": BigramsTextRenderer}
+#: PIXEL's renderer settings (pixel-base's text_renderer_config.json; Noto Sans stands in for
+#: GoNotoCurrent.ttf): the "pixel" layout each of these renderers declares
+RENDERER_LAYOUT = "pixel"
+RENDERER_TYPES = {name: cls.text_renderer_type for name, cls in RENDERER_CLASSES.items()}
 CONTINUOUS = ("pangocairo", "pygame", "pangocairo-bigrams")  # what a continuous model accepts
 BIGRAMS = ("pangocairo-bigrams",)  # bigrams models were pretrained on bigrams only
-STANDIN_FONT = "NotoSans-Regular.ttf"  # stands in for GoNotoCurrent.ttf
 BASE_PATCHES = 529
 
 #: the golden pixel-tiny layer sizes, at PIXEL's real length (529 patches)
@@ -97,12 +102,8 @@ class PixelAdapter(PretrainingAdapter, ModelAdapter):
         cfg = checkpoint_renderer(self.card.hub_id if checkpoint is None else checkpoint,
                                   max_seq_length=length, text_renderer_type=RENDERER_TYPES[name])
         if cfg is None:
-            from pixel_bench.fonts import resolve_font
-            from pixel_bench.render import RendererConfig
-
-            cfg = RendererConfig(font_file=str(resolve_font(STANDIN_FONT)),
-                                 **{**PIXEL_RENDERER, "max_seq_length": length},
-                                 text_renderer_type=RENDERER_TYPES[name])
+            cfg = RENDERER_CLASSES[name].layout(RENDERER_LAYOUT, max_seq_length=length,
+                                                text_renderer_type=RENDERER_TYPES[name])
         return name, cfg
 
     # -- features ------------------------------------------------------------------------------

@@ -30,11 +30,12 @@ from pixel_bench.modeling.adapter import (HeadSpec, ModelAdapter, ModelCard, Mod
                                           checkpoint_renderer, head_overrides, stack_features)
 from pixel_bench.modeling.generation import GenerativeAdapter
 from pixel_bench.registry import MODELS
+from pixel_bench.render.pangocairo import PangoCairoTextRenderer
+from pixel_bench.render.pygame_renderer import PyGameTextRenderer
 
-NOTO_RENDERER = dict(font_size=8, dpi=120, pixels_per_patch=16, max_seq_length=1024, pad_size=3,
-                     rgb=False, font_color="black", background_color="white",
-                     text_renderer_type="PyGameTextRenderer")
-RENDER_WIDTH = 1024  # the noto_renderer's canvas; recipes crop it
+#: PixelGPT's ``renderers/noto_renderer`` settings: the PyGame renderer's "pixelgpt" layout
+NOTO_RENDERER = PyGameTextRenderer.LAYOUTS["pixelgpt"]
+RENDER_WIDTH = NOTO_RENDERER["max_seq_length"]  # the noto_renderer's canvas; recipes crop it
 
 #: the golden pixelgpt-tiny layout (vocab 100, hidden 32, 2 layers, 4 heads)
 TINY_CONFIG = dict(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -124,15 +125,12 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
         if renderer not in ("pygame", "pangocairo"):
             raise ConfigError(f"PixelGPT data were rendered with pygame (its repo also keeps a "
                               f"PangoCairo copy); renderer {renderer!r} is not one of them")
-        from pixel_bench.fonts import resolve_font
-        from pixel_bench.render import RendererConfig
-
         # Sequence classification is faithful: render at the checkpoint renderer's 1024 patches,
         # then features() left-crops to L. Token tasks and QA (pixel-bench additions) render at L
         # directly so per-patch labels and offsets line up with the model positions.
         width = max(RENDER_WIDTH, crop) if kind == TaskKind.SEQUENCE_CLASSIFICATION else crop
-        renderer_type = ("PangoCairoTextRenderer" if renderer == "pangocairo"
-                         else NOTO_RENDERER["text_renderer_type"])
+        renderer_type = (PangoCairoTextRenderer if renderer == "pangocairo"
+                         else PyGameTextRenderer).text_renderer_type
         own = checkpoint_renderer(checkpoint, max_seq_length=width,
                                   text_renderer_type=renderer_type)
         if own is not None:
@@ -140,9 +138,9 @@ class PixelGPTAdapter(GenerativeAdapter, TextInputAdapter, QAInputAdapter, Pretr
                 raise ConfigError(f"{checkpoint}: its renderer has {own.pixels_per_patch} px "
                                   "patches; PixelGPT reads 16 px patches")
             return renderer, own
-        font = resolve_font("NotoSans-Regular.ttf")  # stands in for GoNotoCurrent.ttf
-        settings = {**NOTO_RENDERER, "max_seq_length": width, "text_renderer_type": renderer_type}
-        return renderer, RendererConfig(font_file=str(font), **settings)
+        # NOTO_RENDERER's settings feed the PangoCairo copy too (Noto Sans for GoNotoCurrent)
+        return renderer, PyGameTextRenderer.layout("pixelgpt", max_seq_length=width,
+                                                   text_renderer_type=renderer_type)
 
     # -- features --------------------------------------------------------------------------
     def pixel_features(self, encoding: Any) -> dict[str, np.ndarray]:

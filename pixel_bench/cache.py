@@ -110,38 +110,14 @@ def data_fingerprint(inputs: Iterable[Input]) -> str:
     return digest.hexdigest()
 
 
-def library_versions(renderer_name: str) -> dict[str, str]:
-    """Versions of the libraries whose rasterisation the pixels depend on (part of the key)."""
-    versions: dict[str, str] = {}
-    if renderer_name == "pygame":
-        try:
-            import pygame
-            import pygame.freetype
-
-            versions["pygame"] = pygame.version.ver
-            versions["pygame_freetype"] = ".".join(map(str, pygame.freetype.get_version()))
-        except Exception:  # noqa: BLE001 - the renderer itself reports a missing pygame
-            pass
-    elif renderer_name in ("pangocairo", "binary"):
-        try:
-            import cairocffi
-            import pangocffi
-
-            versions["cairo"] = cairocffi.cairo_version_string()
-            versions["pango"] = pangocffi.ffi.string(
-                pangocffi.pango.pango_version_string()).decode()
-        except Exception:  # noqa: BLE001
-            pass
-    return versions
-
-
 def cache_key(renderer: TextRenderer, render_kwargs: Mapping[str, Any] | None,
               data_fp: str) -> str:
     """The content address of one rendered split."""
     payload = {
         "format": CACHE_FORMAT,
         "renderer": renderer.fingerprint(),
-        "libraries": library_versions(renderer.name),
+        # the renderer class's own facts (TextRenderer.libraries), e.g. pygame + FreeType
+        "libraries": type(renderer).libraries(),
         "render_kwargs": dict(sorted((render_kwargs or {}).items())),
         "data": data_fp,
     }
@@ -1009,7 +985,7 @@ class RenderCache:
             "renderer_fingerprint": renderer.fingerprint(),
             "settings": config.to_dict(font_basename=False),
             "font_sha256": config.font_sha256(),
-            "libraries": library_versions(renderer_name),
+            "libraries": type(renderer).libraries(),
             "render_kwargs": render_kwargs,
             "data_fingerprint": data_fp,
             "counts": {"examples": n, **stats, "overflow_windows": int(sum(ov_counts))},

@@ -29,6 +29,14 @@ def register(app: typer.Typer) -> None:
         table = Table(title=kind, show_lines=False)
         table.add_column("name", style="bold")
         table.add_column("description")
+        if kind == "renderers":  # the named settings `pixel-bench render --layout` takes
+            table.add_column("layouts (* default)")
         for name, _entry in registry.items():
-            table.add_row(name, registry.help(name))
+            row = [name, registry.help(name)]
+            if kind == "renderers":
+                cls = registry.get(name)
+                default = getattr(cls, "DEFAULT_LAYOUT", None)
+                row.append(", ".join(n + ("*" if n == default else "")
+                                     for n in getattr(cls, "LAYOUTS", {})))
+            table.add_row(*row)
         Console().print(table)

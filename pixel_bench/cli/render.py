@@ -2,6 +2,7 @@
 
     pixel-bench render "Hello world." --renderer pygame -o hello.png
     pixel-bench render "Hello world." --renderer binary --full -o canvas.png   # all 720 patches
+    pixel-bench render "Hello world." --renderer binary --layout thesis -o thesis.png
     pixel-bench render "A man plays." --pair "A person plays." --renderer pangocairo -o pair.png
     pixel-bench render "The quick brown fox" --words --renderer pygame -o words.png
     pixel-bench render --cases cases.json --renderer pygame --out pygame.npz
@@ -31,6 +32,10 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = typer.Option(
             None, "--config", "-c", help="text_renderer_config.json, or a checkpoint directory "
             "holding one (default: the renderer's built-in settings)."),
+        layout: Optional[str] = typer.Option(
+            None, "--layout", "-l", help="A named layout of the renderer's built-in settings "
+            "(pixel; pygame: pixelgpt; binary: pixar2024, thesis; default: the renderer's own). "
+            "Not with --config."),
         font: Optional[Path] = typer.Option(None, "--font", help="Font file (overrides the "
                                             "config's)."),
         max_seq_length: Optional[int] = typer.Option(None, "--max-seq-length", help="Number of "
@@ -59,7 +64,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         overrides = {"font_file": str(font) if font else None, "max_seq_length": max_seq_length,
                      "rgb": True if rgb else None}
-        cfg = _load_config(renderer, config, overrides)
+        cfg = _load_config(renderer, config, overrides, layout)
         from ..registry import RENDERERS
 
         instance = RENDERERS.get(renderer)(cfg)
@@ -93,11 +98,15 @@ def register(app: typer.Typer) -> None:
                        sep_unit=getattr(instance, "sep_patches_unit", "pixels"))
 
 
-def _load_config(renderer: str, config: Path | None, overrides: dict):
+def _load_config(renderer: str, config: Path | None, overrides: dict,
+                 layout: str | None = None):
+    from ..errors import ConfigError
     from ..render.base import RendererConfig
     from ..render.defaults import default_config
 
     if config is not None:
+        if layout is not None:
+            raise ConfigError("--layout picks built-in settings and --config a file; give one")
         if config.is_dir():  # a checkpoint: its font must be one it ships
             from ..modeling.adapter import load_checkpoint_renderer_config
 
@@ -106,11 +115,7 @@ def _load_config(renderer: str, config: Path | None, overrides: dict):
             cfg = RendererConfig.from_file(config)
         values = {k: v for k, v in overrides.items() if v is not None}
         return cfg.with_overrides(**values) if values else cfg
-    if overrides.get("font_file"):
-        from ..fonts import resolve_font
-
-        overrides["font_file"] = str(resolve_font(overrides["font_file"]))
-    return default_config(renderer, **overrides)
+    return default_config(renderer, layout, **overrides)  # resolves a --font name too
 
 
 def _sep_text(sep_patches, unit: str, pixels_per_patch: int) -> str:

@@ -8,12 +8,14 @@ Calls dispatch on the input type exactly as PIXEL's renderers do: ``str`` render
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from types import MappingProxyType
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -235,11 +237,35 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+#: PIXEL's renderer settings (Rust et al., 2023; both of PIXEL's renderers and the bigrams
+#: renderer use them): 8 pt at 120 dpi, 16 px patches, 529 patches, pad 3, grey, black on white.
+#: Noto Sans stands in for PIXEL's GoNotoCurrent.ttf, which only ships inside PIXEL checkpoints
+#: (a checkpoint's own ``text_renderer_config.json`` and font are used when it is at hand).
+PIXEL_LAYOUT: Mapping[str, Any] = MappingProxyType({
+    "font_file": "NotoSans-Regular.ttf", "font_size": 8, "dpi": 120, "pixels_per_patch": 16,
+    "max_seq_length": 529, "pad_size": 3, "rgb": False, "font_color": "black",
+    "background_color": "white", "binary": False, "patch_len": 1,
+})
+
+
+def layouts(**tables: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    """A renderer's ``LAYOUTS`` table, read-only all the way down (a registered renderer class
+    is shared by every run in the process, so nothing may change its facts)."""
+    return MappingProxyType({name: MappingProxyType(dict(table)) for name, table in tables.items()})
+
+
 class TextRenderer:
     """Base class: dispatch on the input type and keep the shared PIXEL geometry in one place.
 
     Subclasses implement ``render_text``, ``render_text_pair`` and ``render_words``; they are
     registered in :data:`pixel_bench.registry.RENDERERS` under ``name``.
+
+    **Renderer facts** (class level, so they are read without building a renderer): the library
+    versions that decide the pixels (:meth:`libraries`, part of the render-cache key), the class
+    name PIXEL's ``text_renderer_config.json`` records (``text_renderer_type``), and the named
+    settings tables (``LAYOUTS``; ``DEFAULT_LAYOUT`` is the one used when none is named), built
+    into a :class:`RendererConfig` by :meth:`layout`. Model adapters and ``default_config`` read
+    these tables instead of keeping their own copies.
     """
 
     name: ClassVar[str] = ""
@@ -254,6 +280,13 @@ class TextRenderer:
     max_canvas_px: ClassVar[int | None] = None
     #: why the backend has that limit (said in the error)
     max_canvas_reason: ClassVar[str] = ""
+    #: the renderer class name PIXEL writes as ``text_renderer_type`` (None: no original)
+    text_renderer_type: ClassVar[str | None] = None
+    #: named settings: each a full settings dict (font by file name, found with
+    #: :func:`pixel_bench.fonts.resolve_font`); build one with :meth:`layout`
+    LAYOUTS: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
+    #: the layout :meth:`layout` (and ``default_config``) give when no name is given
+    DEFAULT_LAYOUT: ClassVar[str | None] = None
 
     def __init__(self, config: RendererConfig) -> None:
         if not Path(config.font_file).is_file():
@@ -281,6 +314,43 @@ class TextRenderer:
                 f"px: {cls.max_canvas_reason}); the maximum max_seq_length at {pp} px patches is "
                 f"{most}" + (f" (a multiple of patch_len {config.patch_len})"
                              if config.patch_len > 1 else ""))
+
+    # -- facts -------------------------------------------------------------------------------
+    @classmethod
+    def libraries(cls) -> dict[str, str]:
+        """Versions of the libraries whose rasterisation decides this renderer's pixels (part of
+        the render-cache key); ``{}`` when the renderer names none or they cannot be imported (the
+        renderer itself then reports the missing library)."""
+        return {}
+
+    @classmethod
+    def layout(cls, name: str | None = None, **overrides: Any) -> RendererConfig:
+        """The :class:`RendererConfig` of layout ``name`` (default ``DEFAULT_LAYOUT``) with
+        ``overrides`` applied (a ``font_file`` override is resolved like the layout's font).
+        An unknown layout or setting raises ConfigError naming the close matches."""
+        if name is None:
+            name = cls.DEFAULT_LAYOUT
+            if name is None:
+                raise ConfigError(f"renderer {cls.name!r} declares no default layout; pass a "
+                                  "renderer config (--config text_renderer_config.json)")
+        if name not in cls.LAYOUTS:
+            raise ConfigError(f"renderer {cls.name!r}: unknown layout {name!r}."
+                              + _did_you_mean(name, cls.LAYOUTS)
+                              + f" Known layouts: {', '.join(cls.LAYOUTS) or '(none)'}")
+        known = ({f.name for f in fields(RendererConfig)} - {"extra", "source"}) \
+            | set(RendererConfig.EXTRA_TYPES)
+        for key in overrides:
+            if key not in known:
+                raise ConfigError(f"{cls.name} layout {name!r}: unknown renderer setting {key!r}."
+                                  + _did_you_mean(key, known)
+                                  + f" Known settings: {', '.join(sorted(known))}")
+        from ..fonts import resolve_font
+
+        settings = {**cls.LAYOUTS[name], **overrides}
+        settings["font_file"] = str(resolve_font(settings["font_file"]))
+        source = f"{cls.name} layout {name!r}" + (
+            f" (overridden: {', '.join(sorted(overrides))})" if overrides else "")
+        return RendererConfig.from_dict(settings, source=source)
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -344,6 +414,11 @@ class TextRenderer:
         }
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+def _did_you_mean(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(name, sorted(choices), n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _dir_digest(directory: str | None) -> str | None:

@@ -39,7 +39,7 @@ import logging
 import math
 from typing import Any, ClassVar
 
-from .base import Encoding, RendererConfig
+from .base import PIXEL_LAYOUT, Encoding, RendererConfig, layouts
 from .pangocairo import PangoCairoTextRenderer, _Canvas, _Layout
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,19 @@ class BigramsTextRenderer(PangoCairoTextRenderer):
     name: ClassVar[str] = "pangocairo-bigrams"
     version: ClassVar[str] = "1"
     sep_patches_unit: ClassVar[str] = "patches"
+    #: the class name PIXEL's bigrams checkpoints record
+    text_renderer_type: ClassVar[str | None] = "PangoCairoBigramsRenderer"
+    #: ``pixel``: the bigrams models keep PIXEL's font settings
+    LAYOUTS = layouts(pixel=PIXEL_LAYOUT)
+    DEFAULT_LAYOUT: ClassVar[str | None] = "pixel"
+
+    @classmethod
+    def libraries(cls) -> dict[str, str]:
+        # ODD, kept: the render-cache key never named Pango/cairo for this renderer (the old
+        # name switch in cache.py listed only "pangocairo" and "binary"), so existing bigrams
+        # caches stay valid. Its pixels do depend on them; deleting this override (inheriting
+        # PangoCairo's versions) fixes that at the cost of re-rendering bigrams caches once.
+        return {}
 
     def __init__(self, config: RendererConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)

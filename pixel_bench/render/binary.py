@@ -21,38 +21,22 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Encoding, RendererConfig
+from .base import Encoding, RendererConfig, layouts
 from .pangocairo import PangoCairoTextRenderer
 
+#: the font both PIXAR layouts use (PIXAR's scripts call it PixeloidSans-mLxMm.ttf, same family)
 PIXAR_FONT = "PixeloidSans.ttf"
-
-#: Layout presets. ``pixar2024``: ``DEFAULT_BINARY_RENDERING`` in ``LatentPixel/__init__.py`` of
-#: github.com/april-tools/pixar. ``thesis``: the 2023 MSc thesis (docs/models-pixar.md): 8x8
-#: patches, one channel, 529 patches (width 4232 px, its §3.1); it gives no dpi/size, so PIXAR's
-#: 80/8 are used.
-LAYOUTS: dict[str, dict[str, Any]] = {
-    "pixar2024": dict(dpi=80, font_size=8, pixels_per_patch=8, max_seq_length=720, pad_size=3,
-                      rgb=False, binary=True, patch_len=2),
-    "thesis": dict(dpi=80, font_size=8, pixels_per_patch=8, max_seq_length=529, pad_size=3,
-                   rgb=False, binary=True, patch_len=1),
-}
 
 
 def binary_layout(layout: str = "pixar2024", font_file: str | Path | None = None,
                   grey: bool = False, **overrides: Any) -> RendererConfig:
-    """A :class:`RendererConfig` for one of :data:`LAYOUTS` (``grey=True``: no threshold).
-
-    ``font_file`` defaults to Pixeloid Sans, found by :func:`pixel_bench.fonts.resolve_font`.
-    """
-    if layout not in LAYOUTS:
-        raise ConfigError(f"unknown binary layout {layout!r}; known: {sorted(LAYOUTS)}")
-    from ..fonts import resolve_font
-
-    font = resolve_font(font_file if font_file is not None else PIXAR_FONT)
-    settings = {**LAYOUTS[layout], "binary": not grey, **overrides}
-    source = f"binary layout {layout!r}" + (
-        f" (overridden: {', '.join(sorted(overrides))})" if overrides else "")
-    return RendererConfig(font_file=str(font), **settings, source=source)
+    """A :class:`RendererConfig` for one of :attr:`BinaryTextRenderer.LAYOUTS` (``grey=True``:
+    no threshold, the grey-vs-binary ablation); ``font_file`` defaults to the layout's font."""
+    if font_file is not None:
+        overrides["font_file"] = str(font_file)
+    if grey:
+        overrides.setdefault("binary", False)
+    return BinaryTextRenderer.layout(layout, **overrides)
 
 
 def binarize(pixel_values: np.ndarray) -> np.ndarray:
@@ -85,6 +69,20 @@ class BinaryTextRenderer(PangoCairoTextRenderer):
 
     name: ClassVar[str] = "binary"
     version: ClassVar[str] = "1"
+    #: ``pixar2024``: ``DEFAULT_BINARY_RENDERING`` in ``LatentPixel/__init__.py`` of
+    #: github.com/april-tools/pixar. ``thesis``: the 2023 MSc thesis (docs/models-pixar.md): 8x8
+    #: patches, one channel, 529 patches (width 4232 px, its §3.1); it gives no dpi/size, so
+    #: PIXAR's 80/8 are used.
+    #: Both keep PIXEL's PangoCairo class name (``text_renderer_type``): PIXAR renders with it.
+    LAYOUTS = layouts(
+        pixar2024=dict(font_file=PIXAR_FONT, font_size=8, dpi=80, pixels_per_patch=8,
+                       max_seq_length=720, pad_size=3, rgb=False, font_color="black",
+                       background_color="white", binary=True, patch_len=2),
+        thesis=dict(font_file=PIXAR_FONT, font_size=8, dpi=80, pixels_per_patch=8,
+                    max_seq_length=529, pad_size=3, rgb=False, font_color="black",
+                    background_color="white", binary=True, patch_len=1),
+    )
+    DEFAULT_LAYOUT: ClassVar[str | None] = "pixar2024"
 
     def __init__(self, config: RendererConfig, *, fast_glyph_atlas: bool | None = None,
                  **kwargs: Any) -> None:

@@ -33,7 +33,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Encoding, RendererConfig, TextRenderer, get_attention_mask
+from .base import (PIXEL_LAYOUT, Encoding, RendererConfig, TextRenderer, get_attention_mask,
+                   layouts)
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +267,23 @@ class PangoCairoTextRenderer(TextRenderer):
     version: ClassVar[str] = "1"
     max_canvas_px: ClassVar[int | None] = 32767
     max_canvas_reason: ClassVar[str] = "cairo image surfaces are at most 32,767 px a side"
+    text_renderer_type: ClassVar[str | None] = "PangoCairoTextRenderer"
+    #: ``pixel``: PIXEL's settings (its PangoCairo fine-tuning renderer)
+    LAYOUTS = layouts(pixel=PIXEL_LAYOUT)
+    DEFAULT_LAYOUT: ClassVar[str | None] = "pixel"
+
+    @classmethod
+    def libraries(cls) -> dict[str, str]:
+        """cairo and Pango, as the cffi bindings report them (the render-cache key's
+        ``libraries``; the names and values are the ones cached entries were keyed with)."""
+        try:
+            import cairocffi
+            import pangocffi
+
+            return {"cairo": cairocffi.cairo_version_string(),
+                    "pango": pangocffi.ffi.string(pangocffi.pango.pango_version_string()).decode()}
+        except Exception:  # noqa: BLE001 - the renderer itself reports missing bindings
+            return {}
 
     def __init__(self, config: RendererConfig, *, text_a_truncation: str | None = None) -> None:
         super().__init__(config)

@@ -35,23 +35,35 @@ formula, written out in numpy below, so cv2 is not needed.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Encoding, RendererConfig, TextRenderer, get_attention_mask
+from .base import (PIXEL_LAYOUT, Encoding, RendererConfig, TextRenderer, get_attention_mask,
+                   layouts)
 
 # pygame must see these before its first import: no window, no audio device, no banner.
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-import pygame  # noqa: E402
-import pygame.freetype  # noqa: E402
+#: the pygame module, imported by the first renderer built (:func:`_load_pygame`), so reading
+#: the class's facts (layouts, as the model adapters do when they are listed) does not load SDL
+pygame: Any = None
+
+
+def _load_pygame() -> Any:
+    global pygame
+    if pygame is None:
+        importlib.import_module("pygame.freetype")
+        pygame = importlib.import_module("pygame")
+    return pygame
+
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +101,7 @@ def _cmap_codepoints(font_file: str) -> frozenset[int]:
     return frozenset(cmap)
 
 
-def _color(name: str, key: str) -> pygame.Color:
+def _color(name: str, key: str) -> Any:  # a pygame.Color
     try:
         return pygame.Color(name)
     except (ValueError, TypeError):
@@ -107,9 +119,26 @@ class PyGameTextRenderer(TextRenderer):
     # PIXEL's renderer cannot draw a wider strip; the fast raster path would, and differ.
     max_canvas_px = 65536
     max_canvas_reason = "SDL wraps blit coordinates at 65,536 px"
+    text_renderer_type: ClassVar[str | None] = "PyGameTextRenderer"
+    #: ``pixel``: PIXEL's settings (its pretraining renderer). ``pixelgpt``: PixelGPT's
+    #: ``renderers/noto_renderer`` (the same settings on a 1024-patch canvas, which PixelGPT's
+    #: recipes crop), Noto Sans again standing in for GoNotoCurrent.
+    LAYOUTS = layouts(pixel=PIXEL_LAYOUT, pixelgpt={**PIXEL_LAYOUT, "max_seq_length": 1024})
+    DEFAULT_LAYOUT: ClassVar[str | None] = "pixel"
+
+    @classmethod
+    def libraries(cls) -> dict[str, str]:
+        """pygame and the FreeType it was built with (the render-cache key's ``libraries``)."""
+        try:
+            pg = _load_pygame()
+            return {"pygame": pg.version.ver,
+                    "pygame_freetype": ".".join(map(str, pg.freetype.get_version()))}
+        except Exception:  # noqa: BLE001 - the renderer itself reports a missing pygame
+            return {}
 
     def __init__(self, config: RendererConfig) -> None:
         super().__init__(config)
+        _load_pygame()
         if config.binary or config.patch_len != 1:
             raise ConfigError("the pygame renderer has no binary/patch_len (PIXAR) mode; use the "
                               "'binary' renderer for PIXAR settings")
