@@ -14,7 +14,6 @@ process starts; N processes are launched with torchrun (or the DeepSpeed launche
 from __future__ import annotations
 
 import inspect
-import typing
 from pathlib import Path
 from typing import Any, Optional
 
@@ -29,12 +28,12 @@ def options() -> list[inspect.Parameter]:
     Every option defaults to None ("not given", so values from ``--config`` survive); the
     default ``--help`` shows is the dataclass's (a "[default: x]" inside a help text would be
     eaten as Rich markup)."""
-    from ..train.pretrain_args import cli_settings, shown_default
+    from ..train.pretrain_args import cli_settings, field_type, shown_default
 
     params = []
     for f, hint in cli_settings():
         meta = f.metadata
-        base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+        base, _optional = field_type(hint)
         if meta.get("path"):
             base = Path
         flag = "--" + f.name.replace("_", "-")

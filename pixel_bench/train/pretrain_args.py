@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -171,9 +172,7 @@ class PretrainArgs:
 def _convert(value: Any, hint: Any, key: str, source: str) -> Any:
     """``value`` as the field's type (YAML reads ``1e-4`` as a string, JSON has no ints vs
     floats); a clear error naming the setting when it is not one."""
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    base = next((a for a in args if a is not type(None)), hint) if args else hint
+    base, optional = field_type(hint)
     if value is None:
         if optional:
             return None
@@ -207,6 +206,14 @@ def _convert(value: Any, hint: Any, key: str, source: str) -> Any:
         raise ConfigError(f"{source}: {key} must be {'a' if name != 'int' else 'an'} {name}, "
                           f"got {value!r}") from None
     return value
+
+
+def field_type(hint: Any) -> tuple[Any, bool]:
+    """(the type, whether None is allowed) of a field annotated ``T`` or ``T | None``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        return next(a for a in args if a is not type(None)), type(None) in args
+    return hint, False
 
 
 def cli_settings() -> list[tuple[Any, Any]]:
