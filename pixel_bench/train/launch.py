@@ -1,10 +1,10 @@
 """Starting the ranks of a run: torchrun rendezvous settings, DeepSpeed hostfiles, the Slurm
 environment of an ``srun`` step, and the launch of N pretraining processes.
 
-The values (:func:`slurm_step`, :func:`parse_hostfile`, :func:`split_endpoint`) are shared with
-the ``run --num-processes`` re-launch; :func:`launch_command` / :func:`launch_ranks` start
-:mod:`pixel_bench.train.pretrain_main` on every rank of a pretraining run, and
-:func:`ensure_dist_env` lets a single plain process act as rank 0 of 1. No torch import.
+:func:`check_launch` names impossible placements before anything starts, :func:`apply_slurm`
+reads an ``srun`` step's, :func:`launch_command` / :func:`launch_ranks` start
+:mod:`pixel_bench.train.pretrain_main` on this node's ranks, and :func:`ensure_dist_env` lets a
+single plain process act as rank 0 of 1. No torch import.
 """
 
 from __future__ import annotations
