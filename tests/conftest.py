@@ -25,7 +25,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
         os.environ["PIXEL_BENCH_CACHE"] = str(tmp_path_factory.mktemp("pixel-bench-cache"))
 
 
-#: what an in-process pretraining run sets for itself (train/pretrain.py ensure_dist_env); left
+#: what an in-process pretraining run sets for itself (train/launch.py ensure_dist_env); left
 #: behind, a later test's subprocess would inherit a port the old process group still holds, and
 #: ``run --num-processes`` would take itself for a torchrun worker
 _DIST_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR",

@@ -126,31 +126,24 @@ def compose(rows: list[tuple[str, np.ndarray]], title: str = "", scale: int | No
 
 
 def save_reconstruction(trainer: Any, path: Path) -> Path | None:
+    """Draw the first example of the trainer's last batch with the engine's picture network
+    (DeepSpeed: an fp32 copy; nothing under ZeRO-3, whose parameters are partitioned)."""
     import torch
 
-    batch = getattr(trainer, "last_batch", None)
+    batch = trainer.last_batch
     if batch is None:
         return None
-    one = {k: v[:1] for k, v in batch.items()}
-    model = trainer.module
-    if trainer.args.engine == "deepspeed":
-        # DeepSpeed holds bf16/fp16 weights (ZeRO-3: partitioned ones): draw with an fp32 copy
-        stage = int((trainer.plan.ds_config or {}).get("zero_optimization", {}).get("stage", 0))
-        if stage >= 3:
-            return None
-        import copy
-
-        model = copy.deepcopy(model).float()
-        one = {k: v.float() if v.is_floating_point() else v for k, v in one.items()}
+    model = trainer.backend.picture_model()
+    if model is None:
+        return None
+    dtype = next(model.parameters()).dtype
+    one = {k: v[:1].to(dtype) if v.is_floating_point() else v[:1] for k, v in batch.items()}
     was_training = model.training
     devices = [trainer.dist.device] if trainer.dist.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.no_grad():
         model.eval()
         try:
-            if trainer.args.engine == "torch" and trainer.amp_dtype is not None:
-                with torch.autocast(trainer.dist.device.type, dtype=trainer.amp_dtype):
-                    rows = reconstruction_rows(model, one)
-            else:
+            with trainer.backend.autocast():
                 rows = reconstruction_rows(model, one)
         finally:
             model.train(was_training)

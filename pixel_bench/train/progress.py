@@ -1,8 +1,10 @@
-"""One progress display for fine-tuning and evaluation (transformers' tqdm bars stay off).
+"""Progress displays: fine-tuning and evaluation (a Trainer callback; transformers' tqdm bars
+stay off) and pretraining (:class:`PretrainDisplay`, rank 0 only).
 
-On an interactive terminal: a rich bar with elapsed time and ETA for the training steps, and one
-per evaluation/prediction pass (batches), plus one line per evaluation. Elsewhere (logs, CI,
-tests): no bars, one plain line per logged step on stderr.
+Fine-tuning, on an interactive terminal: a rich bar with elapsed time and ETA for the training
+steps, and one per evaluation/prediction pass (batches), plus one line per evaluation. Elsewhere
+(logs, CI, tests): no bars, one plain line per logged step on stderr. Pretraining: a rich bar on
+a terminal stdout, else one plain line per logged step on stdout.
 """
 
 from __future__ import annotations
@@ -121,3 +123,42 @@ def progress_callback(live: bool | None = None, console: Any = None) -> Any:
             self._end_pass()
 
     return RichProgress()
+
+
+class PretrainDisplay:
+    """Live pretraining progress on rank 0 (rich when stdout is a terminal, plain lines
+    otherwise): step, loss, learning rate, throughput and replaced invalid UTF-8."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.progress: Any = None
+        self.task: Any = None
+
+    def start(self, step: int) -> None:
+        if not self.enabled or not sys.stdout.isatty():
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        self.progress = Progress(TextColumn("[bold]pretrain"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+        self.task = self.progress.add_task("steps", total=self.total, completed=step, info="")
+        self.progress.start()
+
+    def update(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        info = (f"loss {record['loss']:.4f}  lr {record['lr']:.2e}  "
+                f"{record['patches_per_s']:.0f} patches/s")
+        if record.get("invalid_utf8"):
+            info += f"  ({record['invalid_utf8']} invalid UTF-8 sequences replaced)"
+        if self.progress is not None:
+            self.progress.update(self.task, completed=record["step"], info=info)
+        else:
+            print(f"step {record['step']}/{self.total}  {info}", flush=True)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
