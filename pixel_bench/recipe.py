@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Iterator, Mapping, Sequence
 
 from .errors import ConfigError
-from .recipe_keys import FAMILIES, RECIPE_KEYS, check_block, check_value
+from .recipe_keys import RECIPE_KEYS, check_block, check_value
 
 #: what a fine-tuning recipe gets when neither the file nor ``--set`` names it
 TRAINING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
@@ -73,6 +73,13 @@ class Recipe(Mapping[str, Any]):
         return self.max_steps == 0
 
 
+def model_families() -> tuple[str, ...]:
+    """The model families of the registered models (``ModelCard.family``): the recipe blocks."""
+    from .registry import MODELS
+
+    return tuple(sorted({MODELS.entry(name).card.family for name in MODELS.names()}))
+
+
 def load_recipe(task: Any, family: str, overrides: Mapping[str, Any] | None = None,
                 recipe_dir: Path | None = None, training: bool = True) -> Recipe:
     """``defaults`` <- ``<family>`` block <- overrides, every key and value checked, so a typo or
@@ -93,16 +100,17 @@ def load_recipe(task: Any, family: str, overrides: Mapping[str, Any] | None = No
             raise ConfigError(f"malformed recipe {path}: {exc}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"malformed recipe {path}: expected a mapping of blocks")
+        families = model_families()
         for block in data:
             # a block named like a known family but misspelt would be ignored silently (a
-            # plug-in's own family name is fine)
-            known = ("defaults",) + FAMILIES
+            # block for a family that is not installed is fine)
+            known = ("defaults",) + families
             if block not in known and block != family:
                 close = difflib.get_close_matches(str(block), known, n=1, cutoff=0.75)
                 if close:
                     raise ConfigError(f"{path}: unknown block {block!r} (did you mean "
                                       f"{close[0]!r}?); blocks are defaults and the model "
-                                      f"families {', '.join(FAMILIES)}")
+                                      f"families {', '.join(families)}")
     values: dict[str, Any] = {}
     source: dict[str, str] = {}
     for block in ("defaults", family):

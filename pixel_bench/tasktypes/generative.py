@@ -15,10 +15,42 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..data.io import find_split_file
 from ..errors import ConfigError, DataError
+from ..recipe_keys import recipe_key, register_keys
 from .base import Task, ZeroShotTask
 
 if TYPE_CHECKING:
     from ..spec import RunSpec
+
+
+#: recipe keys of zero-shot generation read back by OCR (pixel_bench/generative/)
+register_keys({
+    "gen_pixels": recipe_key(int, "pixels to generate after the prompt", minimum=1),
+    "space_px": recipe_key(int, "white pixels left after the prompt text", minimum=0),
+    "ocr_engines": recipe_key(str, "OCR engines, in order", choices=("tesseract", "rapidocr"),
+                              is_list=True),
+    "tesseract_psm": recipe_key(int, "Tesseract page segmentation mode", minimum=0, maximum=13),
+    "ocr_span_ratio": recipe_key(float, "OCR canvas width as a multiple of the generated crop",
+                                 minimum=1),
+    "ocr_scale": recipe_key(int, "upscaling factor before OCR", minimum=1),
+    "generation_batch_size": recipe_key(int, "prompts generated together", minimum=1),
+    "lambada_detokenize": recipe_key(bool, "LAMBADA: PIXAR's detokeniser on the passages"),
+    "babi_questions": recipe_key(str, "bAbI: score the last question of each story, or all",
+                                 choices=("last", "all")),
+    "vocabulary_wordfreq": recipe_key(bool, "readability word list includes wordfreq's "
+                                      "English list"),
+    "ocr_ceiling": recipe_key(bool, "also OCR the gold word rendered the same way"),
+    "device": recipe_key(str, "generation device: auto, cpu, cuda, cuda:N",
+                         pattern=r"auto|cpu|cuda(:\d+)?"),
+    "max_new_tokens": recipe_key(int, "text models: tokens generated", minimum=1),
+    "max_prompt_tokens": recipe_key(int, "text models: prompt tokens kept (from the left)",
+                                    minimum=1),
+    "generation_mode": recipe_key(str, "PIXAR-2024 pixel decoding",
+                                  choices=("threshold", "gray", "bernoulli")),
+    "temperature": recipe_key(float, "PIXAR-2024: sigmoid(logit / temperature)", minimum=0,
+                              exclusive_minimum=True),
+    "threshold": recipe_key(float, "PIXAR-2024 threshold mode: black where p > threshold",
+                            minimum=0, maximum=1),
+}, owner="tasktypes/generative.py")
 
 
 @dataclass

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..modeling.adapter import HeadSpec, ModelAdapter, TaskKind
+from ..recipe_keys import recipe_key, register_keys
 from .base import EncodedSplit, FeatureDataset, Task, rendered_counts
 
 PAD = -100
@@ -68,6 +69,13 @@ def parsing_features(word_starts: Sequence[int], heads: Sequence[int], rel_ids: 
         arcs[j] = PAD if head > length else head
         rels[j] = int(rel_ids[j])
     return ws, arcs, rels, max(len(heads) - rendered, 0)
+
+
+register_keys({
+    "parsing_unrendered_words": recipe_key(str, "parsing: words past the canvas keep their "
+                                           "labels and are scored (PIXEL) or are dropped",
+                                           choices=("score", "drop")),
+}, owner="tasktypes/parsing.py")
 
 
 @dataclass

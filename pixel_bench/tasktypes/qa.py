@@ -31,6 +31,7 @@ from ..errors import ConfigError, DataError
 from ..metrics import squad_metrics
 from ..modeling.contracts import QAInputAdapter
 from ..modeling.adapter import ModelAdapter, TaskKind
+from ..recipe_keys import recipe_key, register_keys
 from .base import EncodedSplit, FeatureDataset, Task, rendered_counts
 
 NO_OFFSET = (0, 0)
@@ -132,6 +133,17 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray,
             if best is None or score > best[0]:
                 best = (score, spans[s][0], spans[e][1])
     return best
+
+
+#: recipe keys of extractive QA (windows and PIXEL's n-best post-processing)
+register_keys({
+    "doc_stride": recipe_key(int, "overlap between QA windows (patches; tokens for text models)",
+                             minimum=0),
+    "question_max_length": recipe_key(int, "patches kept for the question", minimum=1),
+    "n_best_size": recipe_key(int, "start/end candidates per window", minimum=1),
+    "max_answer_length": recipe_key(int, "longest answer span (patches/tokens)", minimum=1),
+    "qa_trim_partial_words": recipe_key(bool, "trim words cut by a patch boundary from answers"),
+}, owner="tasktypes/qa.py")
 
 
 @dataclass

@@ -56,15 +56,19 @@ def test_every_shipped_recipe_key_is_declared_and_typed() -> None:
     import yaml
 
     from pixel_bench.paths import builtin_dir
-    from pixel_bench.recipe_keys import FAMILIES, RECIPE_KEYS, check_block
+    from pixel_bench.recipe import model_families
+    from pixel_bench.recipe_keys import RECIPE_KEYS, check_block
 
+    families = model_families()
+    assert {"pixel", "pixar", "pixar2024", "pixelgpt", "text"} <= set(families)
     files = sorted((builtin_dir("tasks") / "recipes").glob("*.yaml"))
     assert len(files) >= 13
+    TASKS.load_plugins()  # the task types declare their own keys
     seen: set[str] = set()
     for path in files:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for block, values in data.items():
-            assert block == "defaults" or block in FAMILIES, (path.name, block)
+            assert block == "defaults" or block in families, (path.name, block)
             check_block(values or {}, f"{path.name}:{block}")  # raises on a bad key or type
             seen.update(values or {})
     assert seen <= set(RECIPE_KEYS)
@@ -79,8 +83,10 @@ def test_recipe_key_table_matches_what_the_code_reads() -> None:
 
     from pixel_bench.paths import REPO_ROOT
     from pixel_bench.recipe_keys import RECIPE_KEYS, SCHEDULERS
+    from pixel_bench.registry import TASKS
     from pixel_bench.train.finetune import _DIRECT
 
+    TASKS.load_plugins()  # the task types declare their own keys (recipe_keys.register_keys)
     read: set[str] = set(_DIRECT)
     for py in list((REPO_ROOT / "pixel_bench").rglob("*.py")) + list(
             (REPO_ROOT / "models").glob("*.py")):
@@ -149,3 +155,33 @@ def test_warmup_longer_than_the_run_is_warned(tmp_path, caplog):
     assert warmup_warning({**recipe, "warmup_steps": 10}) is None
     assert warmup_warning({**recipe, "max_steps": 0}) is None  # evaluate only
     assert warmup_warning({**recipe, "lr_scheduler_type": "constant"}) is None
+
+
+def test_task_types_declare_their_own_keys() -> None:
+    """QA, parsing and generative keys live in their task-type modules, are found from --set
+    even before any task was loaded, and a conflicting redeclaration is refused."""
+    from pixel_bench.recipe_keys import RECIPE_KEYS, recipe_key, register_keys
+
+    parsed = parse_set(["doc_stride=64", "parsing_unrendered_words=drop", "ocr_scale=2"])
+    assert parsed == {"doc_stride": 64, "parsing_unrendered_words": "drop", "ocr_scale": 2}
+    assert "doc_stride" in RECIPE_KEYS and "gen_pixels" in RECIPE_KEYS
+    register_keys({"doc_stride": RECIPE_KEYS["doc_stride"]}, owner="test")  # same meaning: fine
+    with pytest.raises(ConfigError, match="doc_stride.*already declared"):
+        register_keys({"doc_stride": recipe_key(str, "another meaning")}, owner="test")
+    with pytest.raises(ConfigError, match="unknown recipe key 'doc_strid'.*'doc_stride'"):
+        parse_set(["doc_strid=64"])
+
+
+def test_recipe_is_frozen_and_records_where_values_came_from() -> None:
+    rte = TASKS.get("rte")
+    recipe = load_recipe(rte, "pixel", {"pooling": "cls"})
+    with pytest.raises(TypeError):
+        recipe.values["pooling"] = "max"  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        recipe.values = {}  # type: ignore[misc]
+    assert recipe.source["pooling"] == "cli" and recipe.source["learning_rate"].startswith("rte.yaml:")
+    assert recipe.from_cli() == {"pooling": "cls"} and recipe.max_steps >= 1000
+    with pytest.raises(KeyError, match="not in pixel_bench/recipe_keys.py"):
+        recipe.get("learing_rate")  # a typo in code fails instead of reading the default
+    zero_shot = load_recipe(TASKS.get("lambada"), "pixar2024", training=False)
+    assert "max_steps" not in zero_shot and zero_shot.evaluate_only
