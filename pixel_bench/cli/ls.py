@@ -35,8 +35,7 @@ def register(app: typer.Typer) -> None:
             row = [name, registry.help(name)]
             if kind == "renderers":
                 cls = registry.get(name)
-                default = getattr(cls, "DEFAULT_LAYOUT", None)
-                row.append(", ".join(n + ("*" if n == default else "")
-                                     for n in getattr(cls, "LAYOUTS", {})))
+                row.append(", ".join(n + ("*" if n == cls.DEFAULT_LAYOUT else "")
+                                     for n in cls.LAYOUTS))
             table.add_row(*row)
         Console().print(table)

@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
         width, height = save_preview(enc, str(out), cfg.pixels_per_patch, scale=scale,
                                      grid=grid, wrap=wrap, num_patches=shown)
         _print_summary(console, renderer, cfg, enc, out, (width, height), (shown, total),
-                       sep_unit=getattr(instance, "sep_patches_unit", "pixels"))
+                       sep_unit=instance.sep_patches_unit)
 
 
 def _load_config(renderer: str, config: Path | None, overrides: dict,
