@@ -159,7 +159,7 @@ def prepare(model: str | RunSpec, task_name: str | None = None, data_dir: str | 
     return prep
 
 
-def run(model: str, task: str, seeds: Sequence[int] = (42,), data_dir: str | None = None,
+def run(model: str, task_name: str, seeds: Sequence[int] = (42,), data_dir: str | None = None,
         checkpoint: str | None = None, from_scratch: bool = False, max_steps: int | None = None,
         limit: int | None = None, results: str | Path | None = None, overwrite: bool = False,
         overrides: dict[str, Any] | None = None, num_workers: int = 1,
@@ -176,7 +176,6 @@ def run(model: str, task: str, seeds: Sequence[int] = (42,), data_dir: str | Non
     from .paths import results_dir
     from .tasktypes.base import ZeroShotTask
 
-    task_name = task
     results = Path(results) if results is not None else results_dir()
     overrides = dict(overrides or {})
     if max_steps is not None:

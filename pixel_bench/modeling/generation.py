@@ -36,8 +36,6 @@ def require_generative(adapter: Any) -> GenerativeAdapter:
     from ..registry import MODELS
 
     able = [n for n in MODELS.names() if isinstance(MODELS.get(n), GenerativeAdapter)]
-    card = getattr(adapter, "card", None)
-    name = getattr(card, "name", type(adapter).__name__)
-    family = getattr(card, "family", "?")
-    raise ConfigError(f"{name} ({family}) cannot generate, so it cannot run a generative task "
+    card = adapter.card
+    raise ConfigError(f"{card.name} ({card.family}) cannot generate, so it cannot run a generative task "
                       f"(LAMBADA, bAbI). Models that can: {', '.join(able)}")
