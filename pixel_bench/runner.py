@@ -92,17 +92,12 @@ class Prepared:
 _UNRENDERED_LENGTH = 529
 
 
-def prepare(model: str | RunSpec, task_name: str | None = None, data_dir: str | None = None,
-            checkpoint: str | None = None, from_scratch: bool = False,
-            limit: int | None = None, overrides: dict[str, Any] | None = None,
-            num_workers: int = 1) -> Prepared:
-    """Load, render (through the cache) and encode every split of one model x task. Takes a
-    resolved :class:`RunSpec`, or the names and options to resolve one."""
+def prepare(spec: RunSpec, num_workers: int = 1) -> Prepared:
+    """Load, render (through the cache, ``num_workers`` processes) and encode every split of
+    one resolved model x task (:func:`pixel_bench.spec.resolve_spec`)."""
     from .cache import RenderCache, data_fingerprint
     from .errors import SplitNotFoundError
 
-    spec = model if isinstance(model, RunSpec) else resolve_spec(
-        model, str(task_name), data_dir, checkpoint, from_scratch, limit, overrides)
     task, adapter, recipe = spec.task, spec.adapter, spec.recipe
     renderer = choose_renderer(spec)
     prep = Prepared(spec=spec, renderer=renderer)

@@ -105,7 +105,7 @@ def test_interrupted_run_resumes(data_dir: Path, tmp_path: Path) -> None:
             if state.global_step == 2:
                 raise KeyboardInterrupt  # Ctrl-C right after the first checkpoint
 
-    common = dict(model="testing-tiny", task="rte", seeds=[7], data_dir=str(data_dir),
+    common = dict(model="testing-tiny", task_name="rte", seeds=[7], data_dir=str(data_dir),
                   max_steps=6, results=tmp_path,
                   overrides={"max_seq_length": 32, "per_device_train_batch_size": 4,
                              "eval_steps": 2, "warmup_steps": 0})
@@ -166,10 +166,12 @@ def test_missing_data_fails_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 # -- --checkpoint DIR: the run renders with DIR's text_renderer_config.json and font ------------
 def _prepare(model: str, data_dir: Path, checkpoint: Path | None, length: int = 32):
     from pixel_bench.runner import prepare
+    from pixel_bench.spec import resolve_spec
 
-    return prepare(model, "rte", str(data_dir), checkpoint=None if checkpoint is None
-                   else str(checkpoint), from_scratch=checkpoint is None,
-                   overrides={"max_seq_length": length})
+    return prepare(resolve_spec(model, "rte", str(data_dir),
+                                checkpoint=None if checkpoint is None else str(checkpoint),
+                                from_scratch=checkpoint is None,
+                                overrides={"max_seq_length": length}))
 
 
 def test_pixel_run_uses_checkpoint_font(fonts: Path, data_dir: Path, tmp_path: Path) -> None:

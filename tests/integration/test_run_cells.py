@@ -172,7 +172,7 @@ def test_unfinished_run_of_another_experiment_is_not_resumed(data_dir: Path,
         def on_save(self, args, state, control, **kw):
             raise KeyboardInterrupt
 
-    common = dict(model="testing-tiny", task="rte", seeds=[1], data_dir=str(data_dir),
+    common = dict(model="testing-tiny", task_name="rte", seeds=[1], data_dir=str(data_dir),
                   results=tmp_path, overrides={"max_seq_length": 32,
                                                "per_device_train_batch_size": 4,
                                                "eval_steps": 2, "warmup_steps": 0})

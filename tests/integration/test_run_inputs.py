@@ -161,17 +161,18 @@ def test_xnli_test_splits_are_scored_when_present(data: Path, tmp_path: Path) ->
 
 def test_absent_test_split_is_listed(data: Path, tmp_path: Path) -> None:
     from pixel_bench.runner import prepare
+    from pixel_bench.spec import resolve_spec
 
     d = tmp_path / "ud"
     d.mkdir()
     for split in ("train", "dev"):
         (d / f"xx-ud-{split}.conllu").write_text(CONLLU)
-    prep = prepare("testing-tiny", "pos", str(d), overrides={"max_seq_length": 32})
+    prep = prepare(resolve_spec("testing-tiny", "pos", str(d), overrides={"max_seq_length": 32}))
     assert prep.missing_splits == ["test"] and "test" not in prep.splits
 
 
 # -- checkpoints: a checkpoint cut mid-save is skipped, the older complete one resumes ---------
-COMMON = dict(model="testing-tiny", task="rte", max_steps=6,
+COMMON = dict(model="testing-tiny", task_name="rte", max_steps=6,
               overrides={"max_seq_length": 32, "per_device_train_batch_size": 4,
                          "eval_steps": 2, "warmup_steps": 0})
 

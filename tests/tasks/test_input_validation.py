@@ -159,25 +159,27 @@ def test_run_stops_at_load_on_a_malformed_optional_split(tmp_path: Path, _fakes)
     """MNLI's mismatched dev set is optional; a broken copy used to be skipped with "not found"
     (and the run went on, exit 0). Now ``prepare`` (before any training) stops on it."""
     from pixel_bench.runner import prepare
+    from pixel_bench.spec import resolve_spec
 
     rows = "".join(f"{i}\tfiction\tA cat {i} .\tA cat .\t{NLI3[i % 3]}\n" for i in range(6))
     for name in ("train.tsv", "dev_matched.tsv"):
         (tmp_path / name).write_text(MNLI_TSV_HEADER + rows)
-    prep = prepare("testing-tiny", "mnli", str(tmp_path), from_scratch=True,
-                   overrides={"max_seq_length": 16})
+    prep = prepare(resolve_spec("testing-tiny", "mnli", str(tmp_path), from_scratch=True,
+                                overrides={"max_seq_length": 16}))
     assert prep.missing_splits == ["validation_mismatched"]  # absent: skipped, as before
     (tmp_path / "dev_mismatched.tsv").write_text(MNLI_TSV_HEADER + rows + "9\tfiction\tP\tH\n")
     with pytest.raises(DataError, match=r"dev_mismatched\.tsv:8: missing column 'gold_label'"):
-        prepare("testing-tiny", "mnli", str(tmp_path), from_scratch=True,
-                overrides={"max_seq_length": 16})
+        prepare(resolve_spec("testing-tiny", "mnli", str(tmp_path), from_scratch=True,
+                             overrides={"max_seq_length": 16}))
 
 
 def test_run_stops_at_load_on_squad_without_answers(tmp_path: Path, _fakes):
     from pixel_bench.runner import prepare
+    from pixel_bench.spec import resolve_spec
 
     _write(tmp_path / "train-v1.1.json", _squad(_qa("t1")))
     _write(tmp_path / "dev-v1.1.json", _squad(_qa("d1"), _qa("d2", answers=[])))
     with pytest.raises(DataError, match=r"dev-v1\.1\.json: 1 question\(s\) without an answer: "
                                         r"'d2'"):
-        prepare("testing-tiny", "squad", str(tmp_path), from_scratch=True,
-                overrides={"max_seq_length": 32})
+        prepare(resolve_spec("testing-tiny", "squad", str(tmp_path), from_scratch=True,
+                             overrides={"max_seq_length": 32}))
