@@ -1,8 +1,8 @@
 """A task's recipe for one model family, resolved once and frozen: :class:`Recipe`.
 
-``tasks/recipes/<task>.yaml`` has a ``defaults`` block and one block per model family
-(``ModelCard.family``); ``--set key=value`` overrides both. :func:`load_recipe` merges them,
-checks every key and value against :data:`pixel_bench.recipe_keys.RECIPE_KEYS` (unknown keys
+``tasks/recipes/<task>.yaml`` (or ``recipes/`` beside a plug-in task) has a ``defaults`` block
+and one block per model family (``ModelCard.family``); ``--set key=value`` overrides both.
+:func:`load_recipe` merges them, checks every key and value against :data:`pixel_bench.recipe_keys.RECIPE_KEYS` (unknown keys
 rejected with close matches, types converted) and returns a read-only :class:`Recipe` that
 remembers where each value came from. Nothing writes into a recipe later: what a run derives
 from it (strip length, model positions, renderer) lives in :class:`pixel_bench.spec.RunSpec`.
@@ -80,6 +80,19 @@ def model_families() -> tuple[str, ...]:
     return tuple(sorted({MODELS.entry(name).card.family for name in MODELS.names()}))
 
 
+def recipe_file(name: str) -> Path:
+    """``<tasks>/recipes/<name>.yaml`` in the first task folder that has it: the built-in
+    ``tasks/``, then each plug-in folder (a plug-in task ships its recipe beside it). The
+    built-in path when none has it (a task without a recipe runs on the defaults)."""
+    from .registry import plugin_dirs
+
+    folders = [d / "recipes" for d in plugin_dirs("tasks")]
+    for folder in folders:
+        if (folder / f"{name}.yaml").is_file():
+            return folder / f"{name}.yaml"
+    return folders[0] / f"{name}.yaml"
+
+
 def load_recipe(task: Any, family: str, overrides: Mapping[str, Any] | None = None,
                 recipe_dir: Path | None = None, training: bool = True) -> Recipe:
     """``defaults`` <- ``<family>`` block <- overrides, every key and value checked, so a typo or
@@ -87,11 +100,8 @@ def load_recipe(task: Any, family: str, overrides: Mapping[str, Any] | None = No
     :data:`TRAINING_DEFAULTS` for keys nobody gave (zero-shot tasks pass False)."""
     import yaml
 
-    from .paths import builtin_dir
-
     name = task.recipe or task.name
-    directory = recipe_dir or builtin_dir("tasks") / "recipes"
-    path = directory / f"{name}.yaml"
+    path = (recipe_dir / f"{name}.yaml") if recipe_dir is not None else recipe_file(name)
     data: dict[str, Any] = {}
     if path.is_file():
         try:

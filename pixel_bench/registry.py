@@ -171,6 +171,12 @@ def _first_doc_line(obj: Any) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
+def plugin_dirs(kind: str) -> list[Path]:
+    """Where ``kind`` ("tasks", "models") plug-ins live: the built-in folder, then every folder
+    of ``PIXEL_BENCH_PLUGINS`` (its ``<kind>/`` sub-folder when it has one)."""
+    return _dirs_for(kind)()
+
+
 def _dirs_for(kind: str) -> Callable[[], list[Path]]:
     def dirs() -> list[Path]:
         from .paths import builtin_dir

@@ -131,10 +131,10 @@ class Task:
         ``render_patches`` the strip length they were rendered at."""
         raise NotImplementedError
 
-    def score(self, split: EncodedSplit, predictions: Any) -> tuple[dict[str, float],
-                                                                    list[dict[str, Any]]]:
+    def score(self, split: EncodedSplit, predictions: Any, **options: Any
+              ) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """Metrics of one split from the model's raw outputs, and one prediction row per
-        example (for ``predictions.jsonl``)."""
+        example (for ``predictions.jsonl``). ``options``: :meth:`score_options` of the recipe."""
         raise NotImplementedError
 
 
