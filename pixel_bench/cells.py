@@ -573,17 +573,16 @@ _RECIPES: dict[tuple[str, str], dict[str, Any]] = {}
 
 
 def _recipe_file(task: str, family: str) -> dict[str, Any]:
-    """``defaults`` <- ``<family>`` of the built-in ``tasks/recipes/<task>.yaml`` as it is today
-    ({} when there is none or it cannot be read), plus the run loop's own fallbacks."""
+    """``defaults`` <- ``<family>`` of ``tasks/recipes/<task>.yaml`` (built-in or plug-in) as it
+    is today ({} when there is none or it cannot be read), plus the run loop's own fallbacks."""
     if (task, family) not in _RECIPES:
         import yaml
 
-        from .paths import builtin_dir
+        from .recipe import recipe_file
 
         out: dict[str, Any] = {}
         try:
-            data = yaml.safe_load((builtin_dir("tasks") / "recipes" / f"{task}.yaml")
-                                  .read_text(encoding="utf-8")) or {}
+            data = yaml.safe_load(recipe_file(task).read_text(encoding="utf-8")) or {}
             for block in ("defaults", family):
                 values = data.get(block) if isinstance(data, dict) else None
                 if isinstance(values, dict):

@@ -2,9 +2,9 @@
 
 ``tasks/recipes/<task>.yaml`` (or ``recipes/`` beside a plug-in task) has a ``defaults`` block
 and one block per model family (``ModelCard.family``); ``--set key=value`` overrides both.
-:func:`load_recipe` merges them, checks every key and value against :data:`pixel_bench.recipe_keys.RECIPE_KEYS` (unknown keys
-rejected with close matches, types converted) and returns a read-only :class:`Recipe` that
-remembers where each value came from. Nothing writes into a recipe later: what a run derives
+:func:`load_recipe` merges them, checks every key and value against the declared recipe keys
+(:mod:`pixel_bench.recipe_keys`: unknown keys rejected with close matches, types converted) and
+returns a read-only :class:`Recipe` that remembers where each value came from. Nothing writes into a recipe later: what a run derives
 from it (strip length, model positions, renderer) lives in :class:`pixel_bench.spec.RunSpec`.
 
 Importing this module is cheap (no torch, no transformers).

@@ -61,7 +61,8 @@ def test_every_model_declares_what_it_reads(name: str) -> None:
 LOOP_FILES = ["pixel_bench/runner.py", "pixel_bench/spec.py", "pixel_bench/records.py",
               "pixel_bench/cells.py", "pixel_bench/generative/evaluate.py",
               *[str(p.relative_to(REPO)) for p in (REPO / "pixel_bench/tasktypes").glob("*.py")],
-              *[str(p.relative_to(REPO)) for p in (REPO / "pixel_bench/train").glob("pretrain*.py")]]
+              *[str(p.relative_to(REPO))
+                for p in (REPO / "pixel_bench/train").glob("pretrain*.py")]]
 PROBES = re.compile(r"hasattr\((adapter|task|self\.adapter)|getattr\((adapter|task|self\.adapter)"
                     r"|inspect\.signature|except TypeError|\.family ==|needs_text")
 
