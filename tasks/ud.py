@@ -55,48 +55,42 @@ def _hub_parsing(ds: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _with_hint(task: Any, base_load, split: str, data_dir, limit):
-    """Load a split; a treebank missing from ``--data-dir`` says where to get it."""
-    try:
-        return base_load(split, data_dir, limit)
-    except DataError as exc:
-        tb: Treebank | None = task.treebank
-        if tb is None or data_dir is None or "no file for split" not in str(exc):
-            raise
-        raise DataError(f"{exc}. To get {tb.language} ({tb.folder}): {tb.source_hint}") from None
-
-
-def _font_hint(task: Any, recipe: dict[str, Any]) -> dict[str, Any]:
-    """CJK treebanks without a fallback-fonts folder render hex boxes with the system fonts kept
-    for the golden renderings: say how to get the glyphs before the rendering starts."""
-    tb: Treebank | None = task.treebank
-    if tb is not None and tb.script in CJK_SCRIPTS and not recipe.get("fallback_fonts_dir"):
-        logger.warning("%s: %s script needs CJK glyphs; without --set fallback_fonts_dir=noto-cjk "
-                       "(the folder setup.sh unpacks) they render as hex boxes "
-                       "(docs/multilingual.md#fonts)", task.name, tb.script)
-    return {}
-
-
 @dataclass
-class UDPosTask(TokenClassificationTask):
+class _TreebankHints:
+    """What the POS and parsing tasks of one treebank add to their task type: a split missing
+    from ``--data-dir`` says where to get the treebank, and a CJK treebank without a
+    fallback-fonts folder warns before it renders hex boxes."""
+
     treebank: Treebank | None = None
 
     def load_split(self, split: str, data_dir=None, limit=None, recipe=None):
-        return _with_hint(self, super().load_split, split, data_dir, limit)
+        try:
+            return super().load_split(split, data_dir, limit)  # type: ignore[misc]
+        except DataError as exc:
+            tb = self.treebank
+            if tb is None or data_dir is None or "no file for split" not in str(exc):
+                raise
+            raise DataError(f"{exc}. To get {tb.language} ({tb.folder}): {tb.source_hint}"
+                            ) from None
 
     def render_kwargs(self, recipe: dict[str, Any]) -> dict[str, Any]:
-        return {**super().render_kwargs(recipe), **_font_hint(self, recipe)}
+        tb = self.treebank
+        if tb is not None and tb.script in CJK_SCRIPTS and not recipe.get("fallback_fonts_dir"):
+            logger.warning("%s: %s script needs CJK glyphs; without --set "
+                           "fallback_fonts_dir=noto-cjk (the folder setup.sh unpacks) they render "
+                           "as hex boxes (docs/multilingual.md#fonts)",
+                           self.name, tb.script)  # type: ignore[attr-defined]
+        return super().render_kwargs(recipe)  # type: ignore[misc]
 
 
 @dataclass
-class UDParsingTask(DependencyParsingTask):
-    treebank: Treebank | None = None
+class UDPosTask(_TreebankHints, TokenClassificationTask):
+    pass
 
-    def load_split(self, split: str, data_dir=None, limit=None, recipe=None):
-        return _with_hint(self, super().load_split, split, data_dir, limit)
 
-    def render_kwargs(self, recipe: dict[str, Any]) -> dict[str, Any]:
-        return {**super().render_kwargs(recipe), **_font_hint(self, recipe)}
+@dataclass
+class UDParsingTask(_TreebankHints, DependencyParsingTask):
+    pass
 
 
 for code, tb in TREEBANKS.items():

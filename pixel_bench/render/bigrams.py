@@ -39,7 +39,7 @@ import logging
 import math
 from typing import Any, ClassVar
 
-from .base import PIXEL_LAYOUT, Encoding, RendererConfig, layouts
+from .base import Encoding, RendererConfig
 from .pangocairo import PangoCairoTextRenderer, _Canvas, _Layout
 
 logger = logging.getLogger(__name__)
@@ -65,9 +65,7 @@ class BigramsTextRenderer(PangoCairoTextRenderer):
     sep_patches_unit: ClassVar[str] = "patches"
     #: the class name PIXEL's bigrams checkpoints record
     text_renderer_type: ClassVar[str | None] = "PangoCairoBigramsRenderer"
-    #: ``pixel``: the bigrams models keep PIXEL's font settings
-    LAYOUTS = layouts(pixel=PIXEL_LAYOUT)
-    DEFAULT_LAYOUT: ClassVar[str | None] = "pixel"
+    # LAYOUTS / DEFAULT_LAYOUT inherited: the bigrams models keep PIXEL's font settings
 
     @classmethod
     def libraries(cls) -> dict[str, str]:

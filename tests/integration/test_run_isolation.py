@@ -16,7 +16,7 @@ import pytest
 
 from pixel_bench.records import read_record, record_dir
 
-from test_run import RTE_DEV, RTE_TRAIN
+from test_run import data_dir  # noqa: F401 (the tiny RTE data, shared fixture)
 
 #: two cells of one model with different settings, then a text model
 CELLS = [("pixelgpt-tiny", ["max_seq_length=48"]),
@@ -25,15 +25,6 @@ CELLS = [("pixelgpt-tiny", ["max_seq_length=48"]),
 COMMON = ["per_device_train_batch_size=4", "eval_steps=2", "warmup_steps=0"]
 #: record fields that describe the process, not the result
 VOLATILE_PROVENANCE = ("time_utc", "command", "hardware")
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    (root / "glue" / "RTE").mkdir(parents=True)
-    (root / "glue" / "RTE" / "train.tsv").write_text(RTE_TRAIN)
-    (root / "glue" / "RTE" / "dev.tsv").write_text(RTE_DEV)
-    return root
 
 
 def _argv(model: str, sets: list[str], data_dir: Path, results: Path) -> list[str]:
